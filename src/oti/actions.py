@@ -1,0 +1,151 @@
+"""Staeckel-fudge actions, frequencies and angles for the mass-model family.
+
+Per star: the focal distance delta of the locally fitting Staeckel potential
+(Sanders 2012 eq. 9, as gala's ``get_staeckel_fudge_delta`` evaluates it at
+the star's position), then galpy's C ``actionAngleStaeckel`` (Gauss-Legendre
+order 10) with that per-star delta. A numba backend with the same answers
+lives in :mod:`oti.staeckel_fast`; select with ``backend="fast"``.
+
+Output units: actions J_R, L_z, J_z [kpc km/s]; frequencies Omega_R,
+Omega_phi, Omega_z [km/s/kpc] (1 km/s/kpc = 1.0227 rad/Gyr); angles
+theta_R, theta_phi, theta_z [rad] in [0, 2 pi); delta [kpc]. L_z is positive
+for disk rotation (galpy's orientation; see :func:`oti.frame.cylindrical`).
+
+Failures (non-finite delta, galpy's 9999.99 sentinel, non-finite output) are
+flagged in the boolean column ``ok`` and counted; the caller decides to drop
+them and must log the count (:func:`drop_failures`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from . import constants as K
+from .frame import cylindrical
+from .potential import MassModel
+
+log = logging.getLogger(__name__)
+
+ACTION_COLUMNS = ("J_R", "L_z", "J_z")
+FREQ_COLUMNS = ("Omega_R", "Omega_phi", "Omega_z")
+ANGLE_COLUMNS = ("theta_R", "theta_phi", "theta_z")
+COLUMNS = ACTION_COLUMNS + FREQ_COLUMNS + ANGLE_COLUMNS + ("delta", "ok")
+
+#: galpy's failure value for actions
+GALPY_SENTINEL = 9999.99
+_RO = K.GALCEN_DISTANCE_KPC
+_VO = K.VCIRC_KMS
+BACKENDS = ("galpy", "fast")
+
+
+def staeckel_delta(model: MassModel, xyz: np.ndarray, vxyz: np.ndarray) -> np.ndarray:
+    """Per-star focal distance delta [kpc] from gala; xyz [kpc], vxyz [km/s], (3, N).
+
+    Non-finite where the Staeckel fit is undefined (e.g. a2 - c2 < 0).
+    """
+    import astropy.units as u
+    import gala.dynamics as gd
+    from gala.dynamics.actionangle import get_staeckel_fudge_delta
+
+    w = gd.PhaseSpacePosition(pos=xyz * u.kpc, vel=vxyz * u.km / u.s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = get_staeckel_fudge_delta(model.gala(), w).to_value(u.kpc)
+    return np.asarray(d, dtype=np.float64)
+
+
+def _galpy_actions(
+    model: MassModel, cyl: dict[str, np.ndarray], delta_kpc: np.ndarray, order: int
+) -> np.ndarray:
+    """galpy C actions/freqs/angles in natural units, shape (9, N)."""
+    from galpy.actionAngle import actionAngleStaeckel
+
+    out = np.full((9, cyl["R"].size), np.nan)
+    good = np.isfinite(delta_kpc)
+    if not good.any():
+        return out
+    aa = actionAngleStaeckel(pot=model.galpy(), delta=0.5, c=True, order=order)
+    res = aa.actionsFreqsAngles(
+        cyl["R"][good] / _RO,
+        cyl["vR"][good] / _VO,
+        cyl["vT"][good] / _VO,
+        cyl["z"][good] / _RO,
+        cyl["vz"][good] / _VO,
+        cyl["phi"][good],
+        delta=delta_kpc[good] / _RO,
+    )
+    out[:, good] = np.asarray(res)
+    return out
+
+
+def actions_angles(
+    model: MassModel,
+    xyz: np.ndarray,
+    vxyz: np.ndarray,
+    backend: str = "galpy",
+    order: int = 10,
+) -> pd.DataFrame:
+    """Actions, frequencies, angles and delta for stars at (xyz [kpc], vxyz [km/s]).
+
+    ``xyz``, ``vxyz``: Galactocentric Cartesian, shape (3, N). Returns a
+    DataFrame with :data:`COLUMNS` (units in the module docstring), one row
+    per input star in input order; failed stars have ``ok = False`` and NaN
+    actions/angles.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"actions backend must be one of {BACKENDS}, got {backend!r}")
+    cyl = cylindrical(xyz, vxyz)
+    if backend == "fast":
+        from .staeckel_fast import actions_freqs_angles_fast
+
+        delta_kpc, nat = actions_freqs_angles_fast(model.natural_params(), cyl, order=order)
+    else:
+        delta_kpc = staeckel_delta(model, xyz, vxyz)
+        nat = _galpy_actions(model, cyl, delta_kpc, order)
+    return _to_table(nat, delta_kpc)
+
+
+def _to_table(nat: np.ndarray, delta_kpc: np.ndarray) -> pd.DataFrame:
+    """Convert natural-unit (9, N) output to the physical table; flag failures."""
+    jr, lz, jz, om_r, om_p, om_z, th_r, th_p, th_z = nat
+    with np.errstate(invalid="ignore"):
+        ok = (
+            np.isfinite(delta_kpc)
+            & np.all(np.isfinite(nat), axis=0)
+            & (jr < GALPY_SENTINEL * 0.999)
+            & (jz < GALPY_SENTINEL * 0.999)
+            & (jr >= 0)
+            & (jz >= 0)
+        )
+    jscale = _RO * _VO
+    fscale = _VO / _RO
+    tab = pd.DataFrame(
+        {
+            "J_R": jr * jscale,
+            "L_z": lz * jscale,
+            "J_z": jz * jscale,
+            "Omega_R": om_r * fscale,
+            "Omega_phi": om_p * fscale,
+            "Omega_z": om_z * fscale,
+            "theta_R": np.mod(th_r, 2 * np.pi),
+            "theta_phi": np.mod(th_p, 2 * np.pi),
+            "theta_z": np.mod(th_z, 2 * np.pi),
+            "delta": delta_kpc,
+            "ok": ok,
+        }
+    )
+    bad_cols = list(ACTION_COLUMNS + FREQ_COLUMNS + ANGLE_COLUMNS)
+    tab.loc[~ok, bad_cols] = np.nan
+    return tab
+
+
+def drop_failures(table: pd.DataFrame, what: str = "actions") -> tuple[np.ndarray, int]:
+    """Indices of the good rows and the number of failures, logged (never silent)."""
+    ok = table["ok"].to_numpy()
+    n_bad = int((~ok).sum())
+    if n_bad:
+        log.warning("%s: %d of %d stars failed (non-finite delta or actions) and are dropped",
+                    what, n_bad, ok.size)
+    return np.flatnonzero(ok), n_bad
