@@ -18,7 +18,9 @@ them and must log the count (:func:`drop_failures`).
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 
 import numpy as np
 import pandas as pd
@@ -56,17 +58,25 @@ def staeckel_delta(model: MassModel, xyz: np.ndarray, vxyz: np.ndarray) -> np.nd
     return np.asarray(d, dtype=np.float64)
 
 
-def _galpy_actions(
-    model: MassModel, cyl: dict[str, np.ndarray], delta_kpc: np.ndarray, order: int
+def galpy_staeckel(
+    galpy_pot, cyl: dict[str, np.ndarray], delta_kpc: np.ndarray, order: int = 10
 ) -> np.ndarray:
-    """galpy C actions/freqs/angles in natural units, shape (9, N)."""
+    """galpy C ``actionAngleStaeckel`` with per-star delta, in natural units.
+
+    ``galpy_pot``: galpy potential(s) in natural units (ro = 8.122 kpc,
+    vo = 229 km/s); ``cyl`` as :func:`oti.frame.cylindrical` returns;
+    ``delta_kpc`` (N,). Returns (9, N): jr, lz, jz, Omega_r, Omega_phi,
+    Omega_z, theta_r, theta_phi, theta_z; NaN where delta is not finite.
+    """
     from galpy.actionAngle import actionAngleStaeckel
 
+    if isinstance(galpy_pot, (list, tuple)):  # galpy >= 1.12 prefers pot1 + pot2
+        galpy_pot = functools.reduce(operator.add, galpy_pot)
     out = np.full((9, cyl["R"].size), np.nan)
     good = np.isfinite(delta_kpc)
     if not good.any():
         return out
-    aa = actionAngleStaeckel(pot=model.galpy(), delta=0.5, c=True, order=order)
+    aa = actionAngleStaeckel(pot=galpy_pot, delta=0.5, c=True, order=order)
     res = aa.actionsFreqsAngles(
         cyl["R"][good] / _RO,
         cyl["vR"][good] / _VO,
@@ -103,11 +113,11 @@ def actions_angles(
         delta_kpc, nat = actions_freqs_angles_fast(model.natural_params(), cyl, order=order)
     else:
         delta_kpc = staeckel_delta(model, xyz, vxyz)
-        nat = _galpy_actions(model, cyl, delta_kpc, order)
-    return _to_table(nat, delta_kpc)
+        nat = galpy_staeckel(model.galpy(), cyl, delta_kpc, order)
+    return to_table(nat, delta_kpc)
 
 
-def _to_table(nat: np.ndarray, delta_kpc: np.ndarray) -> pd.DataFrame:
+def to_table(nat: np.ndarray, delta_kpc: np.ndarray) -> pd.DataFrame:
     """Convert natural-unit (9, N) output to the physical table; flag failures."""
     jr, lz, jz, om_r, om_p, om_z, th_r, th_p, th_z = nat
     with np.errstate(invalid="ignore"):

@@ -156,6 +156,7 @@ def cylindrical(xyz: np.ndarray, vxyz: np.ndarray) -> dict[str, np.ndarray]:
     vx, vy, vz = vxyz
     R = np.hypot(x, y)
     phi = np.arctan2(y, -x)
-    vR = (x * vx + y * vy) / R  # invariant under the mirror
-    vT = (y * vx - x * vy) / R  # = -(x vy - y vx) / R: mirrored L_z / R
+    with np.errstate(invalid="ignore", divide="ignore"):  # R = 0: NaN, flagged later
+        vR = (x * vx + y * vy) / R  # invariant under the mirror
+        vT = (y * vx - x * vy) / R  # = -(x vy - y vx) / R: mirrored L_z / R
     return {"R": R, "z": z, "phi": phi, "vR": vR, "vT": vT, "vz": vz}

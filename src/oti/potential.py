@@ -166,6 +166,13 @@ class MassModel:
             NFWPotential(amp=p[7], a=p[8]),
         ]
 
+    def galpy_potential(self):
+        """The galpy components combined into one ``CompositePotential`` (galpy >= 1.12)."""
+        import functools
+        import operator
+
+        return functools.reduce(operator.add, self.galpy())
+
     # --------------------------------------------------------- derived mass
     def mass_ratio_disk_halo(self, r: float = K.RATIO_RADIUS_KPC) -> float:
         """Mdisk(< r) / Mhalo(< r) from gala's ``mass_enclosed`` at (r, 0, 0) kpc."""

@@ -1,0 +1,128 @@
+"""Action-local abundance deviations (paper eq. 2 with the Appendix-A reweighting).
+
+For star n with scaled actions x* = (J_R, L_z, J_z) / 30 kpc km/s, take its K
+nearest neighbours (isotropic Euclidean metric) excluding the star itself and,
+in a bootstrap resample, its other copies. With xi_k = (x_k - x*).(<x> - x*),
+the estimate of the local mean label is the intercept of the least-squares
+line y_k = a + b xi_k:
+
+    y* = sum_k w_k y_k / sum_k w_k,   w_k = xi_k sum_j xi_j - sum_j xi_j^2,
+
+falling back to the plain mean <y> when the displacement <x> - x* underflows
+(sum w = 0, or the fit is degenerate). Delta_n = y_n - y*, sigma_Delta_n = the
+star's own abundance error.
+
+The estimate is exact for labels that are linear in the projection of the
+actions on the displacement direction <x> - x* (in one dimension, for every
+linear label); it removes the first-order bias of the plain mean at the edges
+of the sample and at steep density gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import constants as K
+
+#: relative size below which sum_k w_k counts as degenerate (fallback to mean)
+DEGENERATE_RTOL = 1e-12
+
+
+def neighbour_indices(
+    points: np.ndarray, k: int, source_index: np.ndarray | None = None
+) -> np.ndarray:
+    """Indices (N, k) of each point's k nearest neighbours, excluding itself and its copies.
+
+    ``points`` (N, 3), already scaled. ``source_index`` (N,): for a bootstrap
+    resample, the original star each row was drawn from; rows sharing a source
+    are copies and never neighbours of each other. Neighbours are sorted by
+    distance (ties by index). Uses :func:`oti.neighbours.knn` when available
+    (same sets as scipy's cKDTree), otherwise cKDTree.
+    """
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    n = points.shape[0]
+    if k < 1:
+        raise ValueError(f"knn.k must be >= 1, got {k}")
+    if source_index is None:
+        extra = 1
+    else:
+        source_index = np.asarray(source_index)
+        if source_index.shape != (n,):
+            raise ValueError(f"source_index must have shape ({n},), got {source_index.shape}")
+        extra = int(np.bincount(np.unique(source_index, return_inverse=True)[1]).max())
+    kq = k + extra
+    if kq > n:
+        raise ValueError(f"K = {k} neighbours (+{extra} self/copies) need more than the {n} stars")
+    idx = _query(points, kq)
+    if source_index is None:
+        # drop the first column that is the star itself (distance 0 at front,
+        # but another star at distance 0 could sort first: drop by identity)
+        self_mask = idx == np.arange(n)[:, None]
+        keep = ~self_mask
+    else:
+        keep = source_index[idx] != source_index[:, None]
+    # every row keeps >= k entries; take the first k kept per row, in order
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    out = np.take_along_axis(idx, order, axis=1)
+    if not np.all(np.take_along_axis(keep, order, axis=1)):
+        raise RuntimeError("neighbour search returned too few non-self neighbours")
+    return out
+
+
+def _query(points: np.ndarray, kq: int) -> np.ndarray:
+    try:
+        from .neighbours import knn
+    except ImportError:  # pragma: no cover - the numba search is part of the package
+        knn = None
+    if knn is not None:
+        return knn(points, kq)[1]
+    from scipy.spatial import cKDTree
+
+    return cKDTree(points).query(points, kq)[1]
+
+
+def local_mean(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
+    """Appendix-A reweighted neighbour mean of labels ``y`` at every point.
+
+    ``points`` (N, d), ``y`` (N,), ``nbr`` (N, K) neighbour indices. Falls back
+    to the plain mean where the reweighting is degenerate.
+    """
+    xk = points[nbr]  # (N, K, d)
+    d = xk - points[:, None, :]
+    D = d.mean(axis=1)  # <x> - x*
+    xi = np.einsum("nkd,nd->nk", d, D)
+    s1 = xi.sum(axis=1)
+    s2 = (xi * xi).sum(axis=1)
+    kk = nbr.shape[1]
+    w = xi * s1[:, None] - s2[:, None]
+    sw = s1 * s1 - kk * s2  # = sum_k w_k <= 0 (Cauchy-Schwarz)
+    yk = y[nbr]
+    plain = yk.mean(axis=1)
+    degenerate = ~(np.abs(sw) > DEGENERATE_RTOL * kk * s2) | ~np.isfinite(sw)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weighted = (w * yk).sum(axis=1) / sw
+    return np.where(degenerate, plain, weighted)
+
+
+def abundance_deviation(
+    actions: np.ndarray,
+    y: np.ndarray,
+    yerr: np.ndarray,
+    k: int = 64,
+    source_index: np.ndarray | None = None,
+    action_scale: float = K.ACTION_SCALE,
+    nbr: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Delta_n = y_n - (reweighted mean of y over the K action-space neighbours).
+
+    ``actions`` (N, 3) = (J_R, L_z, J_z) [kpc km/s]; ``y``, ``yerr`` (N,) [dex];
+    ``source_index`` as in :func:`neighbour_indices`. Returns ``(delta,
+    sigma_delta)`` with sigma_delta = yerr. Pass ``nbr`` to reuse neighbours
+    already computed for these actions (they do not depend on the element).
+    """
+    points = np.asarray(actions, dtype=np.float64) / action_scale
+    y = np.asarray(y, dtype=np.float64)
+    if nbr is None:
+        nbr = neighbour_indices(points, k, source_index)
+    est = local_mean(points, y, nbr)
+    return y - est, np.asarray(yerr, dtype=np.float64).copy()

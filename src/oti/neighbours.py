@@ -1,0 +1,502 @@
+"""Exact K-nearest-neighbour search in 3-D action space (all points queried).
+
+:func:`knn` returns the same neighbour sets as
+``scipy.spatial.cKDTree(points).query(points, k)`` (the point itself
+included), several times faster on one core for the paper-sized problem
+(N ~ 56,000, k ~ 65). Each row is sorted by (distance, index), so the output
+is deterministic even with exact duplicates (bootstrap resamples), and does
+not depend on the number of threads.
+
+Algorithm (numba, compiled once and cached on disk):
+
+* a balanced k-d tree: median split (by position, so duplicates cannot stall
+  it) along the axis of largest extent, leaves of at most ``LEAF_SIZE``
+  points, a tight bounding box per node. Median splits adapt to the very
+  anisotropic density of scaled actions (J_R/30 ~ 0-20, L_z/30 ~ 40-100,
+  J_z/30 ~ 0-3);
+* the points are queried in tree order, so consecutive queries are close:
+  the k-th neighbour distance of the previous query plus the distance
+  between the two queries bounds the current query's k-th distance
+  (triangle inequality), which prunes the traversal from the start;
+* candidates within the current bound go into a buffer; when it fills up it
+  is cut to the k best by (squared distance, index) with a quickselect and
+  the bound shrinks to the k-th of them. At the end the k best are selected
+  and sorted by (distance, index).
+
+Distances are ``sqrt(dx*dx + dy*dy + dz*dz)`` in float64, as in cKDTree.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["knn", "LEAF_SIZE"]
+
+#: Maximum number of points in a k-d tree leaf.
+LEAF_SIZE = 12
+
+# Relative and absolute slack on the triangle-inequality bound (in squared
+# distance units); far above float64 rounding, far below any real gap.
+_BOUND_REL = 1e-9
+_BOUND_ABS = 1e-300
+
+
+# --------------------------------------------------------------------------
+# tree build
+# --------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _select_perm(perm, coord, lo, hi, nth):
+    """Reorder ``perm[lo:hi]`` so that position ``nth`` holds the element of
+    that rank by ``coord[perm]``, smaller-or-equal before, larger-or-equal
+    after (Hoare partition quickselect, median-of-three pivot)."""
+    left = lo
+    right = hi - 1
+    while right > left:
+        mid = (left + right) >> 1
+        a = coord[perm[left]]
+        b = coord[perm[mid]]
+        c = coord[perm[right]]
+        if a < b:
+            if b < c:
+                pivot = b
+            elif a < c:
+                pivot = c
+            else:
+                pivot = a
+        else:
+            if a < c:
+                pivot = a
+            elif b < c:
+                pivot = c
+            else:
+                pivot = b
+        i = left
+        j = right
+        while i <= j:
+            while coord[perm[i]] < pivot:
+                i += 1
+            while coord[perm[j]] > pivot:
+                j -= 1
+            if i <= j:
+                t = perm[i]
+                perm[i] = perm[j]
+                perm[j] = t
+                i += 1
+                j -= 1
+        # now [left, j] <= pivot <= [i, right], and j < i
+        if nth <= j:
+            right = j
+        elif nth >= i:
+            left = i
+        else:
+            return
+
+
+@njit(cache=True, nogil=True)
+def _build_tree(pts, leaf_size):
+    """Balanced k-d tree. Returns (perm, node_lo, node_hi, child, box, n_nodes):
+    node ``n`` covers tree positions ``[node_lo[n], node_hi[n])`` i.e. original
+    points ``perm[node_lo[n]:node_hi[n]]``; ``child[n]`` is the left child
+    (the right one is ``child[n] + 1``) or -1 for a leaf; ``box[n]`` is
+    (xmin, ymin, zmin, xmax, ymax, zmax)."""
+    n = pts.shape[0]
+    max_nodes = 2 * n + 1
+    perm = np.arange(n)
+    node_lo = np.empty(max_nodes, np.int64)
+    node_hi = np.empty(max_nodes, np.int64)
+    child = np.full(max_nodes, -1, np.int64)
+    box = np.empty((max_nodes, 6), np.float64)
+    xs = pts[:, 0].copy()
+    ys = pts[:, 1].copy()
+    zs = pts[:, 2].copy()
+    node_lo[0] = 0
+    node_hi[0] = n
+    n_nodes = 1
+    stack = np.empty(128, np.int64)
+    sp = 0
+    stack[sp] = 0
+    sp += 1
+    while sp > 0:
+        sp -= 1
+        node = stack[sp]
+        lo = node_lo[node]
+        hi = node_hi[node]
+        x0 = np.inf
+        y0 = np.inf
+        z0 = np.inf
+        x1 = -np.inf
+        y1 = -np.inf
+        z1 = -np.inf
+        for i in range(lo, hi):
+            p = perm[i]
+            x = xs[p]
+            y = ys[p]
+            z = zs[p]
+            x0 = min(x0, x)
+            x1 = max(x1, x)
+            y0 = min(y0, y)
+            y1 = max(y1, y)
+            z0 = min(z0, z)
+            z1 = max(z1, z)
+        box[node, 0] = x0
+        box[node, 1] = y0
+        box[node, 2] = z0
+        box[node, 3] = x1
+        box[node, 4] = y1
+        box[node, 5] = z1
+        if hi - lo <= leaf_size:
+            continue
+        ex = x1 - x0
+        ey = y1 - y0
+        ez = z1 - z0
+        if ex >= ey and ex >= ez:
+            coord = xs
+        elif ey >= ez:
+            coord = ys
+        else:
+            coord = zs
+        mid = (lo + hi) >> 1
+        _select_perm(perm, coord, lo, hi, mid)
+        left = n_nodes
+        n_nodes += 2
+        child[node] = left
+        node_lo[left] = lo
+        node_hi[left] = mid
+        node_lo[left + 1] = mid
+        node_hi[left + 1] = hi
+        stack[sp] = left + 1
+        sp += 1
+        stack[sp] = left
+        sp += 1
+    return perm, node_lo, node_hi, child, box, n_nodes
+
+
+# --------------------------------------------------------------------------
+# selection and sorting of (squared distance, index) pairs
+# --------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _less(d_a, i_a, d_b, i_b):
+    return d_a < d_b or (d_a == d_b and i_a < i_b)
+
+
+@njit(cache=True, nogil=True)
+def _nth_pairs(d, ix, lo, hi, nth):
+    """Quickselect on (d, ix) pairs in ``[lo, hi)``: afterwards position
+    ``nth`` holds its rank and everything before it is smaller (pairs are
+    distinct because indices are)."""
+    left = lo
+    right = hi - 1
+    while right > left:
+        mid = (left + right) >> 1
+        # median of three by swapping into order left <= mid <= right
+        if _less(d[mid], ix[mid], d[left], ix[left]):
+            t = d[mid]; d[mid] = d[left]; d[left] = t
+            u = ix[mid]; ix[mid] = ix[left]; ix[left] = u
+        if _less(d[right], ix[right], d[left], ix[left]):
+            t = d[right]; d[right] = d[left]; d[left] = t
+            u = ix[right]; ix[right] = ix[left]; ix[left] = u
+        if _less(d[right], ix[right], d[mid], ix[mid]):
+            t = d[right]; d[right] = d[mid]; d[mid] = t
+            u = ix[right]; ix[right] = ix[mid]; ix[mid] = u
+        pd = d[mid]
+        pi = ix[mid]
+        i = left
+        j = right
+        while i <= j:
+            while _less(d[i], ix[i], pd, pi):
+                i += 1
+            while _less(pd, pi, d[j], ix[j]):
+                j -= 1
+            if i <= j:
+                t = d[i]; d[i] = d[j]; d[j] = t
+                u = ix[i]; ix[i] = ix[j]; ix[j] = u
+                i += 1
+                j -= 1
+        if nth <= j:
+            right = j
+        elif nth >= i:
+            left = i
+        else:
+            return
+
+
+@njit(cache=True, nogil=True)
+def _sort_pairs(d, ix, lo, hi):
+    """In-place sort of (d, ix) pairs in ``[lo, hi)``: quicksort with an
+    explicit stack, insertion sort below 16 elements."""
+    stack = np.empty(128, np.int64)
+    sp = 0
+    stack[0] = lo
+    stack[1] = hi
+    sp = 2
+    while sp > 0:
+        sp -= 2
+        a = stack[sp]
+        b = stack[sp + 1]
+        while b - a > 16:
+            mid = (a + b - 1) >> 1
+            r = b - 1
+            if _less(d[mid], ix[mid], d[a], ix[a]):
+                t = d[mid]; d[mid] = d[a]; d[a] = t
+                u = ix[mid]; ix[mid] = ix[a]; ix[a] = u
+            if _less(d[r], ix[r], d[a], ix[a]):
+                t = d[r]; d[r] = d[a]; d[a] = t
+                u = ix[r]; ix[r] = ix[a]; ix[a] = u
+            if _less(d[r], ix[r], d[mid], ix[mid]):
+                t = d[r]; d[r] = d[mid]; d[mid] = t
+                u = ix[r]; ix[r] = ix[mid]; ix[mid] = u
+            pd = d[mid]
+            pi = ix[mid]
+            i = a
+            j = r
+            while i <= j:
+                while _less(d[i], ix[i], pd, pi):
+                    i += 1
+                while _less(pd, pi, d[j], ix[j]):
+                    j -= 1
+                if i <= j:
+                    t = d[i]; d[i] = d[j]; d[j] = t
+                    u = ix[i]; ix[i] = ix[j]; ix[j] = u
+                    i += 1
+                    j -= 1
+            # [a, j] and [i, b): push the larger, loop on the smaller
+            if j + 1 - a > b - i:
+                stack[sp] = a
+                stack[sp + 1] = j + 1
+                sp += 2
+                a = i
+            else:
+                stack[sp] = i
+                stack[sp + 1] = b
+                sp += 2
+                b = j + 1
+        for i in range(a + 1, b):
+            kd = d[i]
+            ki = ix[i]
+            j = i - 1
+            while j >= a and _less(kd, ki, d[j], ix[j]):
+                d[j + 1] = d[j]
+                ix[j + 1] = ix[j]
+                j -= 1
+            d[j + 1] = kd
+            ix[j + 1] = ki
+
+
+# --------------------------------------------------------------------------
+# queries
+# --------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _box_dist2(box, node, qx, qy, qz):
+    """Squared distance from (qx, qy, qz) to the box of ``node``."""
+    v = box[node, 0] - qx
+    w = qx - box[node, 3]
+    e = v if v > w else w
+    d2 = e * e if e > 0.0 else 0.0
+    v = box[node, 1] - qy
+    w = qy - box[node, 4]
+    e = v if v > w else w
+    if e > 0.0:
+        d2 += e * e
+    v = box[node, 2] - qz
+    w = qz - box[node, 5]
+    e = v if v > w else w
+    if e > 0.0:
+        d2 += e * e
+    return d2
+
+
+@njit(cache=True, nogil=True)
+def _query_range(tx, ty, tz, perm, node_lo, node_hi, child, box, k, q_start, q_stop,
+                 out_d, out_i):
+    """Query the points at tree positions ``[q_start, q_stop)``; write rows
+    ``perm[q]`` of ``out_d`` (distances) and ``out_i`` (original indices)."""
+    cap = 4 * k + 64
+    bd = np.empty(cap, np.float64)
+    bi = np.empty(cap, np.int64)
+    stack = np.empty(256, np.int64)
+    sdist = np.empty(256, np.float64)
+    have_prev = False
+    prev_r = 0.0
+    px = 0.0
+    py = 0.0
+    pz = 0.0
+    for q in range(q_start, q_stop):
+        qx = tx[q]
+        qy = ty[q]
+        qz = tz[q]
+        if have_prev:
+            ddx = qx - px
+            ddy = qy - py
+            ddz = qz - pz
+            r = prev_r + np.sqrt(ddx * ddx + ddy * ddy + ddz * ddz)
+            bound = r * r * (1.0 + _BOUND_REL) + _BOUND_ABS
+        else:
+            bound = np.inf
+        nb = 0
+        stack[0] = 0
+        sdist[0] = 0.0
+        sp = 1
+        while sp > 0:
+            sp -= 1
+            if sdist[sp] > bound:
+                continue
+            node = stack[sp]
+            c = child[node]
+            if c >= 0:
+                # box distances of both children; push the farther first so
+                # that the nearer is visited first
+                dl = _box_dist2(box, c, qx, qy, qz)
+                dr = _box_dist2(box, c + 1, qx, qy, qz)
+                if dl <= dr:
+                    if dr <= bound:
+                        stack[sp] = c + 1
+                        sdist[sp] = dr
+                        sp += 1
+                    if dl <= bound:
+                        stack[sp] = c
+                        sdist[sp] = dl
+                        sp += 1
+                else:
+                    if dl <= bound:
+                        stack[sp] = c
+                        sdist[sp] = dl
+                        sp += 1
+                    if dr <= bound:
+                        stack[sp] = c + 1
+                        sdist[sp] = dr
+                        sp += 1
+                continue
+            # leaf: scan its points
+            for j in range(node_lo[node], node_hi[node]):
+                dx = tx[j] - qx
+                dy = ty[j] - qy
+                dz = tz[j] - qz
+                d2 = dx * dx + dy * dy + dz * dz
+                if d2 <= bound:
+                    bd[nb] = d2
+                    bi[nb] = perm[j]
+                    nb += 1
+                    if nb == cap:
+                        _nth_pairs(bd, bi, 0, nb, k - 1)
+                        nb = k
+                        bound = bd[k - 1]
+        if nb > k:
+            _nth_pairs(bd, bi, 0, nb, k - 1)
+        _sort_pairs(bd, bi, 0, k)
+        row = perm[q]
+        for m in range(k):
+            out_d[row, m] = np.sqrt(bd[m])
+            out_i[row, m] = bi[m]
+        have_prev = True
+        prev_r = out_d[row, k - 1]
+        px = qx
+        py = qy
+        pz = qz
+
+
+@njit(cache=True, parallel=True)
+def _query_all_parallel(tx, ty, tz, perm, node_lo, node_hi, child, box, k, n_chunks,
+                        out_d, out_i):
+    n = tx.shape[0]
+    for c in prange(n_chunks):
+        start = (n * c) // n_chunks
+        stop = (n * (c + 1)) // n_chunks
+        _query_range(tx, ty, tz, perm, node_lo, node_hi, child, box, k, start, stop,
+                     out_d, out_i)
+
+
+@njit(cache=True, nogil=True)
+def _knn_serial(pts, k, leaf_size):
+    perm, node_lo, node_hi, child, box, n_nodes = _build_tree(pts, leaf_size)
+    n = pts.shape[0]
+    tx = np.empty(n)
+    ty = np.empty(n)
+    tz = np.empty(n)
+    for i in range(n):
+        p = perm[i]
+        tx[i] = pts[p, 0]
+        ty[i] = pts[p, 1]
+        tz[i] = pts[p, 2]
+    out_d = np.empty((n, k))
+    out_i = np.empty((n, k), np.int64)
+    _query_range(tx, ty, tz, perm, node_lo, node_hi, child, box, k, 0, n, out_d, out_i)
+    return out_d, out_i
+
+
+@njit(cache=True, nogil=True)
+def _prepare(pts, leaf_size):
+    perm, node_lo, node_hi, child, box, n_nodes = _build_tree(pts, leaf_size)
+    n = pts.shape[0]
+    tx = np.empty(n)
+    ty = np.empty(n)
+    tz = np.empty(n)
+    for i in range(n):
+        p = perm[i]
+        tx[i] = pts[p, 0]
+        ty[i] = pts[p, 1]
+        tz[i] = pts[p, 2]
+    return tx, ty, tz, perm, node_lo, node_hi, child, box
+
+
+def _check(points: np.ndarray, k: int) -> np.ndarray:
+    pts = np.ascontiguousarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 3:
+        raise ValueError(f"knn: points must have shape (N, 3), got {pts.shape}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"knn: k must be an integer, got {k!r}")
+    k = int(k)
+    n = pts.shape[0]
+    if k < 1:
+        raise ValueError(f"knn: k must be >= 1, got k={k}")
+    if k > n:
+        raise ValueError(f"knn: k={k} neighbours requested but only N={n} points given (need k <= N)")
+    if not np.all(np.isfinite(pts)):
+        bad = int((~np.isfinite(pts).all(axis=1)).sum())
+        raise ValueError(f"knn: points contain non-finite values (NaN or inf) in {bad} of {n} rows")
+    return pts
+
+
+def knn(points: np.ndarray, k: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours of every point among the points themselves.
+
+    ``points``: (N, 3) array (converted to float64). Returns ``(dist, idx)``,
+    both (N, k): ``dist`` float64 Euclidean distances, ``idx`` int64 indices,
+    each row sorted by (distance, index), the point itself included (first,
+    unless exact duplicates of it have smaller indices: all copies are at
+    distance 0). Same neighbour sets and distances as
+    ``scipy.spatial.cKDTree(points).query(points, k)`` up to the order of
+    exact ties. ``threads`` > 1 splits the queries over numba threads; the
+    result does not depend on it.
+
+    Raises ``ValueError`` for a wrong shape, k < 1, k > N, or non-finite
+    coordinates.
+    """
+    pts = _check(points, k)
+    k = int(k)
+    threads = int(threads)
+    if threads < 1:
+        raise ValueError(f"knn: threads must be >= 1, got {threads}")
+    if threads == 1:
+        return _knn_serial(pts, k, LEAF_SIZE)
+    tx, ty, tz, perm, node_lo, node_hi, child, box = _prepare(pts, LEAF_SIZE)
+    n = pts.shape[0]
+    out_d = np.empty((n, k))
+    out_i = np.empty((n, k), np.int64)
+    threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+    old = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        n_chunks = min(n, 8 * threads)
+        _query_all_parallel(tx, ty, tz, perm, node_lo, node_hi, child, box, k, n_chunks,
+                            out_d, out_i)
+    finally:
+        numba.set_num_threads(old)
+    return out_d, out_i

@@ -1,0 +1,191 @@
+"""The classical OTI objective (paper eq. 8) and one Nelder-Mead bootstrap trial.
+
+For p = (f, h_z [kpc], z_sun [pc], v_z,sun [km/s]) and one element on one
+bootstrap resample: solar offset -> Galactocentric phase space (fast frame),
+mass model at fixed v_circ -> per-star delta -> Staeckel actions/angles ->
+action-local abundance deviations (K neighbours) -> weighted Fourier fit ->
+objective a1^2 + b1^2 + a2^2 [dex^2]; +inf outside 0.4 < f < 1.8,
+0 < h_z < 2 kpc.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+
+from . import constants as K
+from .actions import actions_angles
+from .bootstrap import resample_index
+from .deviation import abundance_deviation
+from .fourier import fit_fourier
+from .frame import FastFrame
+from .potential import MassModel
+
+log = logging.getLogger(__name__)
+
+#: default Nelder-Mead initial steps (5% of x0, as scipy's default simplex)
+DEFAULT_STEPS: tuple[float, float, float, float] = tuple(0.05 * x for x in K.X0)
+
+
+def in_bounds(p: np.ndarray) -> bool:
+    """True inside 0.4 < f < 1.8 and 0 < h_z < 2 kpc (the halo-mass check is separate)."""
+    f, hz = p[0], p[1]
+    return bool(K.F_BOUNDS[0] < f < K.F_BOUNDS[1] and K.HZ_BOUNDS_KPC[0] < hz < K.HZ_BOUNDS_KPC[1])
+
+
+@dataclass
+class Evaluation:
+    """One objective evaluation: coefficients (c0,a1,b1,a2,b2), covariance, bookkeeping."""
+
+    value: float
+    coeffs: np.ndarray
+    cov: np.ndarray
+    n_used: int
+    n_failed: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Objective:
+    """Eq.-8 objective of one element on one (resampled) set of stars.
+
+    ``frame``: :class:`FastFrame` of the stars in use (resampled rows);
+    ``y``, ``yerr`` (N,) [dex]; ``source_index`` (N,) original star of each row
+    (None for the unresampled sample); ``k`` neighbours; ``backend`` of
+    :func:`oti.actions.actions_angles`.
+    """
+
+    def __init__(
+        self,
+        frame: FastFrame,
+        y: np.ndarray,
+        yerr: np.ndarray,
+        k: int = 64,
+        source_index: np.ndarray | None = None,
+        backend: str = "galpy",
+        order: int = 10,
+    ) -> None:
+        n = len(frame)
+        y = np.asarray(y, dtype=np.float64)
+        yerr = np.asarray(yerr, dtype=np.float64)
+        if y.shape != (n,) or yerr.shape != (n,):
+            raise ValueError(f"y and yerr must have shape ({n},), got {y.shape}, {yerr.shape}")
+        self.frame, self.y, self.yerr = frame, y, yerr
+        self.source_index = None if source_index is None else np.asarray(source_index)
+        self.k, self.backend, self.order = int(k), backend, int(order)
+        self.n_evals = 0
+
+    def evaluate(self, p) -> Evaluation:
+        """Full evaluation at p = (f, h_z [kpc], z_sun [pc], v_z,sun [km/s])."""
+        p = np.asarray(p, dtype=np.float64)
+        self.n_evals += 1
+        if not in_bounds(p):
+            return Evaluation(np.inf, np.full(5, np.nan), np.full((5, 5), np.nan), 0, 0)
+        tm: dict[str, float] = {}
+        t0 = time.perf_counter()
+        xyz, vxyz = self.frame(p[2], p[3])
+        t1 = time.perf_counter()
+        tm["frame"] = t1 - t0
+        model = MassModel(float(p[0]), float(p[1]))
+        try:
+            model.mhalo
+        except ValueError:  # baryons alone exceed v_circ: no valid halo
+            return Evaluation(np.inf, np.full(5, np.nan), np.full((5, 5), np.nan), 0, 0)
+        act = actions_angles(model, xyz, vxyz, backend=self.backend, order=self.order)
+        t2 = time.perf_counter()
+        tm["actions"] = t2 - t1
+        ok = act["ok"].to_numpy()
+        n_failed = int((~ok).sum())
+        if n_failed:
+            log.debug("p=%s: %d stars failed in the action solver and are dropped", p, n_failed)
+        J = act.loc[ok, ["J_R", "L_z", "J_z"]].to_numpy()
+        src = None if self.source_index is None else self.source_index[ok]
+        delta, sig = abundance_deviation(J, self.y[ok], self.yerr[ok], k=self.k, source_index=src)
+        t3 = time.perf_counter()
+        tm["deviation"] = t3 - t2
+        coeffs, cov = fit_fourier(act["theta_z"].to_numpy()[ok], delta, sig)
+        tm["fit"] = time.perf_counter() - t3
+        value = float(coeffs[1] ** 2 + coeffs[2] ** 2 + coeffs[3] ** 2)
+        return Evaluation(value, coeffs, cov, int(ok.sum()), n_failed, tm)
+
+    def __call__(self, p) -> float:
+        return self.evaluate(p).value
+
+
+@dataclass
+class TrialSettings:
+    """Nelder-Mead settings. ``xatol`` is in units of the initial steps."""
+
+    x0: tuple[float, float, float, float] = K.X0
+    steps: tuple[float, float, float, float] = DEFAULT_STEPS
+    maxiter: int = 250
+    xatol: float = 0.01
+    fatol: float = 1e-10
+    k: int = 64
+    backend: str = "galpy"
+    order: int = 10
+
+
+def run_trial(
+    frame: FastFrame,
+    y: np.ndarray,
+    yerr: np.ndarray,
+    seed: int,
+    element_index: int,
+    trial_index: int,
+    settings: TrialSettings | None = None,
+) -> dict:
+    """One bootstrap Nelder-Mead trial; returns a flat dict (one output row).
+
+    The resample is drawn once, outside the optimisation, from
+    ``SeedSequence([seed, element_index, trial_index])``. The optimiser works
+    in units of ``settings.steps`` around ``x0`` (initial simplex = x0 and
+    x0 + step_i e_i), so ``xatol`` is relative to those steps. Keys: the four
+    parameters, ``fun``, ``nit``, ``nfev``, ``converged``, ``message``,
+    ``wall_s``, ``n_failed_actions`` (at the best point), the five
+    coefficients at the best point, and the identifiers.
+    """
+    s = settings or TrialSettings()
+    t0 = time.perf_counter()
+    idx = resample_index(len(frame), seed, element_index, trial_index)
+    obj = Objective(
+        frame.take(idx), np.asarray(y)[idx], np.asarray(yerr)[idx], k=s.k,
+        source_index=idx, backend=s.backend, order=s.order,
+    )
+    x0 = np.asarray(s.x0, dtype=np.float64)
+    steps = np.asarray(s.steps, dtype=np.float64)
+
+    def scaled(u: np.ndarray) -> float:
+        return obj(x0 + u * steps)
+
+    simplex = np.vstack([np.zeros(4), np.eye(4)])
+    res = minimize(
+        scaled, np.zeros(4), method="Nelder-Mead",
+        options={"maxiter": s.maxiter, "xatol": s.xatol, "fatol": s.fatol,
+                 "initial_simplex": simplex},
+    )
+    best = x0 + res.x * steps
+    ev = obj.evaluate(best)
+    out = {
+        "element_index": element_index,
+        "trial": trial_index,
+        "seed": seed,
+        **{name: float(v) for name, v in zip(K.PARAM_NAMES, best)},
+        "fun": float(res.fun),
+        "nit": int(res.nit),
+        "nfev": int(res.nfev),
+        "converged": bool(res.success and np.isfinite(res.fun)),
+        "message": str(res.message),
+        "n_failed_actions": ev.n_failed,
+        **{f"coef_{n}": float(c) for n, c in zip(("c0", "a1", "b1", "a2", "b2"), ev.coeffs)},
+        "wall_s": time.perf_counter() - t0,
+    }
+    log.info(
+        "element %d trial %d: %s after %d evaluations (%.1f s): f=%.4f hz=%.4f zsun=%.2f vzsun=%.3f",
+        element_index, trial_index, "converged" if out["converged"] else "NOT converged",
+        out["nfev"], out["wall_s"], *best,
+    )
+    return out
