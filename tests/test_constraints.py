@@ -1,0 +1,89 @@
+"""Constraints: per-element Gaussian, joint combination, a2 crossing, derived masses."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from oti import constants as K
+from oti.constraints import (
+    Constraint, a2_crossing, constraint_from_row, constraints_table,
+    derived_quantities, element_constraint, joint_constraint,
+)
+from oti.potential import MassModel
+
+
+def _random_spd(rng, scale):
+    A = rng.normal(size=(4, 4))
+    return (A @ A.T + 4 * np.eye(4)) * np.outer(scale, scale) / 8
+
+
+def test_joint_equals_closed_form():
+    rng = np.random.default_rng(0)
+    scale = np.array([0.05, 0.01, 1.0, 0.3])
+    cs = [Constraint(f"e{i}", rng.normal(K.X0, scale), _random_spd(rng, scale), 16) for i in range(5)]
+    j = joint_constraint(cs)
+    prec = sum(np.linalg.inv(c.cov) for c in cs)
+    cov = np.linalg.inv(prec)
+    mean = cov @ sum(np.linalg.inv(c.cov) @ c.mean for c in cs)
+    np.testing.assert_allclose(j.cov, cov, rtol=1e-10)
+    np.testing.assert_allclose(j.mean, mean, rtol=1e-10)
+    # two identical constraints halve the covariance and keep the mean
+    j2 = joint_constraint([cs[0], cs[0]])
+    np.testing.assert_allclose(j2.cov, cs[0].cov / 2, rtol=1e-10)
+    np.testing.assert_allclose(j2.mean, cs[0].mean, rtol=1e-12)
+
+
+def test_joint_product_of_gaussians_1d_limit():
+    # diagonal covariances: each parameter combines as 1/sigma^2 weights
+    c1 = Constraint("a", np.array([1.0, 0.3, 20.0, 8.0]), np.diag([0.01, 1e-4, 4.0, 1.0]), 10)
+    c2 = Constraint("b", np.array([1.2, 0.2, 10.0, 9.0]), np.diag([0.04, 4e-4, 1.0, 1.0]), 10)
+    j = joint_constraint([c1, c2])
+    np.testing.assert_allclose(j.mean, [1.04, 0.28, 12.0, 8.5])
+    np.testing.assert_allclose(np.diag(j.cov), [0.008, 8e-5, 0.8, 0.5])
+
+
+def test_element_constraint_excludes_failed_trials():
+    rng = np.random.default_rng(1)
+    samples = rng.multivariate_normal(K.X0, np.diag([0.01, 1e-4, 1.0, 0.1]), size=400)
+    df = pd.DataFrame(samples, columns=list(K.PARAM_NAMES))
+    df["converged"] = True
+    df.loc[:9, "converged"] = False
+    df.loc[:9, "mdisk_f"] = 99.0  # garbage in the failed rows must not leak in
+    c = element_constraint(df, "O_FE")
+    assert c.n_used == 390 and c.n_failed == 10
+    assert c.mean[0] == pytest.approx(1.0, abs=0.02)
+    assert c.sigma[0] == pytest.approx(0.1, rel=0.15)
+    with pytest.raises(ValueError, match="converged"):
+        element_constraint(df.iloc[:13], "O_FE")
+
+
+def test_table_round_trip():
+    rng = np.random.default_rng(2)
+    c = Constraint("x", rng.normal(size=4), _random_spd(rng, np.ones(4)), 7, 1)
+    back = constraint_from_row(constraints_table([c]).iloc[0])
+    np.testing.assert_allclose(back.cov, c.cov)
+    np.testing.assert_allclose(back.mean, c.mean)
+    assert (back.n_used, back.n_failed) == (7, 1)
+
+
+def test_a2_crossing_linear_model():
+    f = np.arange(0.4, 1.81, 0.1)
+    rng = np.random.default_rng(3)
+    # a2 = s (f - 1.15) + noise, per trial
+    a2 = 0.01 * (f[None, :] - 1.15) + rng.normal(0, 5e-4, (256, 1))
+    res = a2_crossing(f, a2)
+    assert res["f"] == pytest.approx(1.15, abs=0.01)
+    # bootstrap offset sigma 5e-4 over slope 0.01 -> 0.05 in f
+    assert res["f_err"] == pytest.approx(0.05, rel=0.15)
+    assert res["f_err_trials"] == pytest.approx(0.05, rel=0.15)
+    assert np.isnan(a2_crossing(f, np.abs(a2) + 1.0)["f"])
+
+
+def test_derived_quantities():
+    c = Constraint("j", np.array([1.21, 0.27, 16.9, 8.8]), np.diag([0.04, 0.01, 0.8, 0.2]) ** 2, 10)
+    d = derived_quantities(c, n_samples=2000)
+    assert d["mdisk"] == pytest.approx(1.21 * K.MDISK_STAR_MSUN)
+    assert d["mdisk_err"] == pytest.approx(0.04 * K.MDISK_STAR_MSUN, rel=0.1)
+    assert d["ratio"] == pytest.approx(MassModel(1.21, 0.27).mass_ratio_disk_halo(), rel=1e-9)
+    # paper: 2.11 +- 0.21 for this constraint
+    assert 0.1 < d["ratio_err"] < 0.4
