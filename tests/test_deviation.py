@@ -104,3 +104,14 @@ def test_too_few_stars():
         neighbour_indices(np.zeros((5, 3)), 8)
     with pytest.raises(ValueError, match="knn.k"):
         neighbour_indices(np.zeros((5, 3)), 0)
+
+
+def test_compiled_local_mean_equals_numpy_reference():
+    from oti.deviation import local_mean_numpy
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(3000, 3)) * [1.0, 5.0, 0.2]
+    x[:20] = x[20]  # some exact duplicates: degenerate rows take the plain mean
+    y = rng.normal(size=3000)
+    nbr = neighbour_indices(x, 32)
+    np.testing.assert_allclose(local_mean(x, y, nbr), local_mean_numpy(x, y, nbr), rtol=1e-12, atol=1e-13)

@@ -20,6 +20,7 @@ of the sample and at steep density gradients.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import constants as K
@@ -53,20 +54,34 @@ def neighbour_indices(
     kq = k + extra
     if kq > n:
         raise ValueError(f"K = {k} neighbours (+{extra} self/copies) need more than the {n} stars")
-    idx = _query(points, kq)
-    if source_index is None:
-        # drop the first column that is the star itself (distance 0 at front,
-        # but another star at distance 0 could sort first: drop by identity)
-        self_mask = idx == np.arange(n)[:, None]
-        keep = ~self_mask
-    else:
-        keep = source_index[idx] != source_index[:, None]
-    # every row keeps >= k entries; take the first k kept per row, in order
-    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
-    out = np.take_along_axis(idx, order, axis=1)
-    if not np.all(np.take_along_axis(keep, order, axis=1)):
+    idx = np.ascontiguousarray(_query(points, kq), dtype=np.int64)
+    # exclusion by identity, not by position in the row: another star at
+    # distance 0 may sort before the star itself
+    src = np.arange(n, dtype=np.int64) if source_index is None else source_index.astype(np.int64)
+    out, ok = _first_k_other(idx, src, k)
+    if not ok:
         raise RuntimeError("neighbour search returned too few non-self neighbours")
     return out
+
+
+@numba.njit(cache=True)
+def _first_k_other(idx, src, k):
+    """Per row, the first k entries of ``idx`` whose source differs from the row's."""
+    n, kq = idx.shape
+    out = np.empty((n, k), dtype=np.int64)
+    ok = True
+    for i in range(n):
+        m = 0
+        for j in range(kq):
+            c = idx[i, j]
+            if src[c] != src[i]:
+                out[i, m] = c
+                m += 1
+                if m == k:
+                    break
+        if m < k:
+            ok = False
+    return out, ok
 
 
 def _query(points: np.ndarray, kq: int) -> np.ndarray:
@@ -84,9 +99,60 @@ def _query(points: np.ndarray, kq: int) -> np.ndarray:
 def local_mean(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
     """Appendix-A reweighted neighbour mean of labels ``y`` at every point.
 
-    ``points`` (N, d), ``y`` (N,), ``nbr`` (N, K) neighbour indices. Falls back
-    to the plain mean where the reweighting is degenerate.
+    ``points`` (N, 3), ``y`` (N,), ``nbr`` (N, K) neighbour indices. Falls back
+    to the plain mean where the reweighting is degenerate. Compiled kernel;
+    :func:`local_mean_numpy` is the vectorised reference it is tested against.
     """
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    if points.shape[1] != 3:
+        return local_mean_numpy(points, y, nbr)
+    return _local_mean_kernel(
+        points, np.ascontiguousarray(y, dtype=np.float64),
+        np.ascontiguousarray(nbr, dtype=np.int64), DEGENERATE_RTOL,
+    )
+
+
+@numba.njit(cache=True)
+def _local_mean_kernel(points, y, nbr, rtol):
+    n, kk = nbr.shape
+    out = np.empty(n)
+    xi = np.empty(kk)
+    for i in range(n):
+        x0, x1, x2 = points[i, 0], points[i, 1], points[i, 2]
+        D0 = 0.0
+        D1 = 0.0
+        D2 = 0.0
+        ysum = 0.0
+        for j in range(kk):
+            c = nbr[i, j]
+            D0 += points[c, 0] - x0
+            D1 += points[c, 1] - x1
+            D2 += points[c, 2] - x2
+            ysum += y[c]
+        D0 /= kk
+        D1 /= kk
+        D2 /= kk
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(kk):
+            c = nbr[i, j]
+            v = (points[c, 0] - x0) * D0 + (points[c, 1] - x1) * D1 + (points[c, 2] - x2) * D2
+            xi[j] = v
+            s1 += v
+            s2 += v * v
+        sw = s1 * s1 - kk * s2
+        if np.isfinite(sw) and abs(sw) > rtol * kk * s2:
+            acc = 0.0
+            for j in range(kk):
+                acc += (xi[j] * s1 - s2) * y[nbr[i, j]]
+            out[i] = acc / sw
+        else:
+            out[i] = ysum / kk
+    return out
+
+
+def local_mean_numpy(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
+    """Vectorised numpy version of :func:`local_mean` (any dimension d)."""
     xk = points[nbr]  # (N, K, d)
     d = xk - points[:, None, :]
     D = d.mean(axis=1)  # <x> - x*

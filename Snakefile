@@ -1,0 +1,32 @@
+# Orbital Torus Imaging (Price-Whelan et al. 2021) as a Snakemake workflow.
+#
+#   snakemake --cores all                                  # mock catalog, laptop size
+#   snakemake --cores 16 --configfile config/paper.yaml    # DR17 + Gaia DR3, paper size
+#   snakemake results/mock/figures/fig7.pdf --cores 1      # one figure
+#
+# Every stage lives in workflow/rules/*.smk; all science is in the `oti`
+# package (src/oti); scripts/ only move data between Snakemake and oti.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.20")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/actions.smk"
+include: "workflow/rules/grid.smk"
+include: "workflow/rules/optimize.smk"
+include: "workflow/rules/constraints.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,20 @@
+"""Rule grid_coefficients: Fourier coefficients per grid model and bootstrap trial."""
+
+import pandas as pd
+
+from oti.io import run_script, write_parquet
+from oti.pipeline import grid_coefficients, read_parent
+
+
+def main(smk):
+    el = smk.wildcards.element
+    parent = read_parent(smk.input.parent, [el])
+    grid = {float(f): pd.read_parquet(path) for f, path in zip(smk.params.grid, smk.input.actions)}
+    coeffs, binned = grid_coefficients(parent, grid, el, seed=smk.params.seed,
+                                       n_bootstrap=smk.params.n_bootstrap, k=smk.params.k,
+                                       n_bins=smk.params.n_bins)
+    write_parquet(coeffs, smk.output.coeffs)
+    write_parquet(binned, smk.output.binned)
+
+
+run_script(snakemake, main)  # noqa: F821

@@ -1,0 +1,16 @@
+"""Rule table1: Table 1 of the paper as LaTeX, Markdown and CSV."""
+
+import pandas as pd
+
+from oti.io import run_script, write_csv, write_text
+from oti.pipeline import table1
+
+
+def main(smk):
+    t = table1(pd.read_csv(smk.input.joint), list(smk.params.exclude))
+    write_text(t["tex"], smk.output.tex)
+    write_text(t["md"], smk.output.md)
+    write_csv(t["csv"], smk.output.csv)
+
+
+run_script(snakemake, main)  # noqa: F821

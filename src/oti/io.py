@@ -1,0 +1,101 @@
+"""Atomic file writing and job logging shared by the rule scripts.
+
+Every output is written to a temporary file in the destination directory
+and renamed into place (``os.replace``) only when complete, so an
+interrupted job never leaves a file that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, **kw) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, **kw)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def write_json(obj, path: str | Path) -> None:
+    write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", path)
+
+
+def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO) -> logging.Logger:
+    """Log the ``oti`` package (and warnings) to ``log_path`` and stderr."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    for h in handlers:
+        h.setFormatter(fmt)
+        root.addHandler(h)
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    for noisy in ("matplotlib", "numba", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return logging.getLogger("oti")
+
+
+def run_script(smk, main) -> None:
+    """Run a rule script's ``main(smk)`` with its log file set up.
+
+    Logs to ``smk.log[0]``; an exception is logged with its traceback (so the
+    log explains the failure) and re-raised so Snakemake marks the job failed.
+    """
+    log = setup_logging(smk.log[0] if len(smk.log) else None)
+    try:
+        main(smk)
+    except Exception:
+        log.exception("job %s failed", getattr(smk, "rule", "?"))
+        raise

@@ -1,0 +1,312 @@
+"""Stage functions behind the Snakemake rules (the scripts only call these).
+
+Each function takes plain values (paths, config entries) and returns tables;
+the rule scripts read ``snakemake.input/params`` and write outputs through
+:mod:`oti.io`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import constants as K
+from .actions import actions_angles, drop_failures
+from .bootstrap import resample_index
+from .constraints import (
+    Constraint, a2_crossing, constraint_from_row, constraints_table,
+    derived_quantities, element_constraint, joint_constraint,
+)
+from .deviation import abundance_deviation, neighbour_indices
+from .fourier import COEFF_NAMES, fit_fourier
+from .frame import FastFrame
+from .objective import TrialSettings, run_trial
+from .potential import MassModel
+
+log = logging.getLogger(__name__)
+
+#: canonical element order: an element's index (for its random streams) never
+#: depends on which elements a config selects
+ALL_ELEMENTS: tuple[str, ...] = ("FE_H", "C_FE", "N_FE", "O_FE", "MG_FE", "SI_FE", "MN_FE", "NI_FE")
+LATEX_ELEMENT = {
+    "FE_H": "[Fe/H]", "C_FE": "[C/Fe]", "N_FE": "[N/Fe]", "O_FE": "[O/Fe]",
+    "MG_FE": "[Mg/Fe]", "SI_FE": "[Si/Fe]", "MN_FE": "[Mn/Fe]", "NI_FE": "[Ni/Fe]",
+}
+SKY_COLUMNS = ("ra", "dec", "parallax", "pmra", "pmdec", "rv")
+
+
+def element_index(element: str) -> int:
+    """Index of ``element`` in :data:`ALL_ELEMENTS` (seeds its bootstrap streams)."""
+    try:
+        return ALL_ELEMENTS.index(element)
+    except ValueError:
+        raise ValueError(f"unknown element {element!r}; known: {', '.join(ALL_ELEMENTS)}") from None
+
+
+def read_parent(path: str | Path, elements: list[str] | None = None) -> pd.DataFrame:
+    """Read the parent sample; check the sky and element columns exist."""
+    df = pd.read_parquet(path)
+    need = list(SKY_COLUMNS) + [c for e in (elements or []) for c in (e, f"{e}_ERR")]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    return df
+
+
+def sky_frame(parent: pd.DataFrame) -> FastFrame:
+    return FastFrame.from_sky(*(parent[c].to_numpy(np.float64) for c in SKY_COLUMNS))
+
+
+# ------------------------------------------------------------------ actions
+def compute_actions(
+    parent: pd.DataFrame,
+    mdisk_f: float = 1.0,
+    hz: float = K.HZ_KPC,
+    zsun: float = K.ZSUN_PC,
+    vzsun: float = K.VSUN_KMS[2],
+    backend: str = "fast",
+    order: int = 10,
+) -> pd.DataFrame:
+    """Positions, velocities, actions, frequencies and angles of every parent star.
+
+    One row per parent star (same order), with APOGEE_ID, x, y, z [kpc], vx,
+    vy, vz [km/s] and the columns of :func:`oti.actions.actions_angles`;
+    failures keep ``ok = False`` and are counted in the log.
+    """
+    t0 = time.perf_counter()
+    xyz, vxyz = sky_frame(parent)(zsun, vzsun)
+    tab = actions_angles(MassModel(mdisk_f, hz), xyz, vxyz, backend=backend, order=order)
+    _, n_bad = drop_failures(tab, f"actions at f={mdisk_f:g}, hz={hz:g}")
+    out = pd.DataFrame({"APOGEE_ID": parent["APOGEE_ID"].to_numpy()})
+    for i, c in enumerate("xyz"):
+        out[c] = xyz[i]
+        out[f"v{c}"] = vxyz[i]
+    out = pd.concat([out, tab], axis=1)
+    log.info("actions for %d stars (f=%g, hz=%g kpc, zsun=%g pc, vzsun=%g km/s, %s): %d failed, %.1f s",
+             len(out), mdisk_f, hz, zsun, vzsun, backend, n_bad, time.perf_counter() - t0)
+    return out
+
+
+# --------------------------------------------------------------------- grid
+def grid_coefficients(
+    parent: pd.DataFrame,
+    grid_actions: dict[float, pd.DataFrame],
+    element: str,
+    seed: int,
+    n_bootstrap: int,
+    k: int,
+    n_bins: int = 36,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fourier coefficients per grid f and bootstrap trial for one element.
+
+    ``grid_actions``: f -> table of :func:`compute_actions` for that model
+    (computed once, reused by every trial). Trial t resamples the stars with
+    ``SeedSequence([seed, element_index, t])``, the same resample at every f.
+    Returns (coefficients: one row per (f, trial) with c0..b2 and their
+    sigmas; binned: the unresampled sample's mean deviation in ``n_bins``
+    theta_z bins per f, for display only).
+    """
+    ei = element_index(element)
+    y_all = parent[element].to_numpy(np.float64)
+    e_all = parent[f"{element}_ERR"].to_numpy(np.float64)
+    rows, binned = [], []
+    edges = np.linspace(0, 2 * np.pi, n_bins + 1)
+    t0 = time.perf_counter()
+    for f in sorted(grid_actions):
+        tab = grid_actions[f]
+        ok = tab["ok"].to_numpy()
+        J_all = tab[["J_R", "L_z", "J_z"]].to_numpy()
+        th_all = tab["theta_z"].to_numpy()
+        # the full sample, for the display histogram
+        good = np.flatnonzero(ok)
+        d, s = abundance_deviation(J_all[good], y_all[good], e_all[good], k=k)
+        which = np.clip(np.digitize(th_all[good], edges) - 1, 0, n_bins - 1)
+        cnt = np.bincount(which, minlength=n_bins)
+        with np.errstate(invalid="ignore"):
+            mean = np.bincount(which, weights=d, minlength=n_bins) / cnt
+        binned.append(pd.DataFrame({
+            "mdisk_f": f, "theta_lo": edges[:-1], "theta_hi": edges[1:],
+            "mean_delta": mean, "n": cnt,
+        }))
+        for t in range(n_bootstrap):
+            idx = resample_index(len(parent), seed, ei, t)
+            idx = idx[ok[idx]]
+            dd, ss = abundance_deviation(J_all[idx], y_all[idx], e_all[idx], k=k, source_index=idx)
+            c, cov = fit_fourier(th_all[idx], dd, ss)
+            row = {"element": element, "mdisk_f": f, "trial": t, "n_stars": idx.size}
+            row.update({n: v for n, v in zip(COEFF_NAMES, c)})
+            row.update({f"{n}_err": v for n, v in zip(COEFF_NAMES, np.sqrt(np.diag(cov)))})
+            rows.append(row)
+        log.info("%s: grid f=%.2f done (%d trials, %.1f s elapsed)", element, f, n_bootstrap,
+                 time.perf_counter() - t0)
+    return pd.DataFrame(rows), pd.concat(binned, ignore_index=True)
+
+
+def grid_crossings(grid_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The a2 = 0 crossing and its bootstrap error for each element's grid."""
+    rows = []
+    for el, g in grid_tables.items():
+        piv = g.pivot(index="trial", columns="mdisk_f", values="a2").sort_index(axis=1)
+        res = a2_crossing(piv.columns.to_numpy(float), piv.to_numpy())
+        rows.append({"element": el, **res})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------- optimise
+def optimize_chunk(
+    parent: pd.DataFrame,
+    element: str,
+    trials: list[int],
+    seed: int,
+    settings: TrialSettings,
+) -> pd.DataFrame:
+    """Run the Nelder-Mead bootstrap trials ``trials`` of one element.
+
+    A trial that raises is recorded (``converged = False``, the error in
+    ``message``) and never stops the chunk.
+    """
+    ei = element_index(element)
+    frame = sky_frame(parent)
+    y = parent[element].to_numpy(np.float64)
+    yerr = parent[f"{element}_ERR"].to_numpy(np.float64)
+    rows = []
+    for i, t in enumerate(trials):
+        try:
+            row = run_trial(frame, y, yerr, seed=seed, element_index=ei, trial_index=t, settings=settings)
+        except Exception as exc:  # recorded, counted downstream, never fatal
+            log.exception("%s trial %d failed", element, t)
+            row = {"element_index": ei, "trial": t, "seed": seed, "converged": False,
+                   "message": f"{type(exc).__name__}: {exc}",
+                   **{p: np.nan for p in K.PARAM_NAMES}}
+        row["element"] = element
+        rows.append(row)
+        log.info("%s: %d/%d trials of this chunk done", element, i + 1, len(trials))
+    df = pd.DataFrame(rows)
+    front = ["element", "trial", *K.PARAM_NAMES, "converged"]
+    return df[front + [c for c in df.columns if c not in front]]
+
+
+# -------------------------------------------------------------- constraints
+def aggregate_constraints(
+    trials: pd.DataFrame, elements: list[str], exclude: list[str], seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-element and joint constraints from all trial rows.
+
+    Returns (per_element table, joint table with rows ``all`` and
+    ``excluding`` [the elements not in ``exclude``]); joint rows carry the
+    derived Mdisk [Msun] and Mdisk/Mhalo(< 8.1 kpc) with errors.
+    """
+    per = [element_constraint(trials[trials["element"] == el], el) for el in elements]
+    per_df = constraints_table(per)
+    joints = [joint_constraint(per, "all")]
+    kept = [c for c in per if c.name not in set(exclude)]
+    if exclude and kept and len(kept) < len(per):
+        joints.append(joint_constraint(kept, "excluding"))
+    joint_df = constraints_table(joints)
+    joint_df["elements"] = [
+        " ".join(c.name for c in per),
+        *([" ".join(c.name for c in kept)] if len(joints) > 1 else []),
+    ]
+    for i, c in enumerate(joints):
+        for key, v in derived_quantities(c, seed=seed).items():
+            joint_df.loc[i, key] = v
+    return per_df, joint_df
+
+
+def _pm(v: float, e: float, digits: int) -> tuple[str, str]:
+    return f"{v:.{digits}f}", f"{e:.{digits}f}"
+
+
+def table1(joint: pd.DataFrame, exclude: list[str]) -> dict[str, object]:
+    """Table 1 as CSV rows, Markdown and AASTeX (deluxetable) text."""
+    cols = list(joint["name"])
+    rows = [
+        ("mdisk_f", r"$M_\mathrm{disk} / M^\star_\mathrm{disk}$", "Mdisk/Mdisk*", "", 1.0, 2),
+        ("hz", r"$h_{z,\odot}$", "h_z", "kpc", 1.0, 3),
+        ("zsun", r"$z_\odot$", "z_sun", "pc", 1.0, 1),
+        ("vzsun", r"$v_{z,\odot}$", "v_z,sun", "km/s", 1.0, 2),
+        ("mdisk", r"$M_\mathrm{disk}$", "Mdisk", "1e10 Msun", 1e-10, 2),
+        ("ratio", r"$M_\mathrm{disk} / M_\mathrm{halo}(< 8.1~\mathrm{kpc})$", "Mdisk/Mhalo(<8.1 kpc)", "", 1.0, 2),
+    ]
+    tex_units = {"kpc": r"~\mathrm{kpc}", "pc": r"~\mathrm{pc}", "km/s": r"~\mathrm{km}~\mathrm{s}^{-1}",
+                 "1e10 Msun": r"\times 10^{10}~\mathrm{M}_\odot", "": ""}
+    excl = ", ".join(LATEX_ELEMENT.get(e, e) for e in exclude)
+    head = {"all": f"All {len(joint['elements'].iloc[0].split())} abundance ratios",
+            "excluding": f"Excluding {excl}"}
+    csv_rows, md_rows, tex_rows = [], [], []
+    for key, tex, plain, unit, scale, dig in rows:
+        vals = []
+        for _, r in joint.iterrows():
+            err_key = f"{key}_err"
+            v, e = _pm(r[key] * scale, r[err_key] * scale, dig)
+            vals.append((v, e))
+            csv_rows.append({"parameter": plain, "unit": unit, "column": r["name"],
+                             "value": r[key], "error": r[err_key]})
+        md_rows.append(f"| {plain}{f' [{unit}]' if unit else ''} | " + " | ".join(f"{v} ± {e}" for v, e in vals) + " |")
+        tex_rows.append(tex + " & " + " & ".join(f"${v} \\pm {e}{tex_units[unit]}$" for v, e in vals) + r" \\")
+    md = "| Parameter | " + " | ".join(head.get(c, c) for c in cols) + " |\n"
+    md += "|---|" + "---|" * len(cols) + "\n" + "\n".join(md_rows) + "\n"
+    tex = (
+        "\\begin{deluxetable}{l" + "c" * len(cols) + "}\n"
+        "\\tablecaption{Joint constraints on the disk mass, scale height, solar height and "
+        "solar vertical velocity from Orbital Torus Imaging.\\label{tab:joint}}\n"
+        "\\tablehead{\\colhead{Parameter} & " + " & ".join(f"\\colhead{{{head.get(c, c)}}}" for c in cols) + "}\n"
+        "\\startdata\n" + "\n".join(tex_rows) + "\n\\enddata\n\\end{deluxetable}\n"
+    )
+    return {"csv": pd.DataFrame(csv_rows), "md": md, "tex": tex}
+
+
+def recovery(joint: pd.DataFrame, per_element: pd.DataFrame, truth: dict, n_sigma: float = 3.0) -> dict:
+    """Compare the fit with the mock's injected truth: (fit - truth) / sigma per parameter."""
+    out = {"n_sigma": n_sigma, "truth": {p: truth[p] for p in K.PARAM_NAMES}, "joint": {}, "per_element": {}}
+    passed = True
+    for _, r in joint.iterrows():
+        d = {}
+        for p in K.PARAM_NAMES:
+            pull = (r[p] - truth[p]) / r[f"{p}_err"]
+            d[p] = {"fit": r[p], "sigma": r[f"{p}_err"], "truth": truth[p], "pull": pull,
+                    "pass": bool(abs(pull) <= n_sigma)}
+            if r["name"] == "all":
+                passed &= abs(pull) <= n_sigma
+        out["joint"][r["name"]] = d
+    for _, r in per_element.iterrows():
+        out["per_element"][r["name"]] = {
+            p: {"fit": r[p], "sigma": r[f"{p}_err"], "pull": (r[p] - truth[p]) / r[f"{p}_err"]}
+            for p in K.PARAM_NAMES
+        }
+    out["pass"] = bool(passed)
+    return out
+
+
+def recovery_markdown(rec: dict) -> str:
+    units = dict(zip(K.PARAM_NAMES, K.PARAM_UNITS))
+    lines = ["# Recovery of the injected Galaxy (mock catalog)", ""]
+    for name, d in rec["joint"].items():
+        lines += [f"## Joint constraint: {name}", "",
+                  "| parameter | fit | sigma | truth | (fit - truth)/sigma | within 3 sigma |",
+                  "|---|---|---|---|---|---|"]
+        for p, v in d.items():
+            u = f" [{units[p]}]" if units[p] else ""
+            lines.append(f"| {p}{u} | {v['fit']:.4g} | {v['sigma']:.3g} | {v['truth']:.4g} | "
+                         f"{v['pull']:+.2f} | {'yes' if v['pass'] else 'NO'} |")
+        lines.append("")
+    lines += ["## Per element: (fit - truth)/sigma", "",
+              "| element | " + " | ".join(K.PARAM_NAMES) + " |", "|---|" + "---|" * 4]
+    for el, d in rec["per_element"].items():
+        lines.append(f"| {el} | " + " | ".join(f"{d[p]['pull']:+.2f}" for p in K.PARAM_NAMES) + " |")
+    verdict = "PASS" if rec["pass"] else "FAIL"
+    lines += ["", f"**{verdict}**: every parameter of the joint (all elements) constraint "
+              f"{'is' if rec['pass'] else 'is NOT'} within {rec['n_sigma']:g} sigma of the truth.", ""]
+    return "\n".join(lines)
+
+
+def read_truth(path: str | Path) -> dict:
+    """The mock's truth parameters (mdisk_f, hz [kpc], zsun [pc], vzsun [km/s])."""
+    t = json.loads(Path(path).read_text())
+    t = t.get("truth", t)
+    return {p: float(t[p]) for p in K.PARAM_NAMES}

@@ -1,0 +1,44 @@
+# Stage 2: actions and angles in the fiducial model and on the disk-mass grid.
+
+
+rule fiducial_actions:
+    message:
+        "Actions and angles of the parent sample in the fiducial model"
+    input:
+        parent=f"{RES}/parent_sample.parquet",
+    output:
+        f"{RES}/actions/fiducial.parquet",
+    params:
+        backend=config["actions"]["backend"],
+        order=config["actions"]["order"],
+    log:
+        f"{LOGS}/actions/fiducial.log",
+    benchmark:
+        f"{BENCH}/actions/fiducial.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/actions.py"
+
+
+rule grid_actions:
+    message:
+        "Actions and angles for the grid model Mdisk/Mdisk* = {wildcards.f}"
+    input:
+        parent=f"{RES}/parent_sample.parquet",
+    output:
+        f"{RES}/actions/grid/f{{f}}.parquet",
+    wildcard_constraints:
+        f=r"\d+\.\d\d",
+    params:
+        mdisk_f=lambda wc: float(wc.f),
+        backend=config["actions"]["backend"],
+        order=config["actions"]["order"],
+    log:
+        f"{LOGS}/actions/grid_f{{f}}.log",
+    benchmark:
+        f"{BENCH}/actions/grid_f{{f}}.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/actions.py"

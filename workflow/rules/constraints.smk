@@ -1,0 +1,72 @@
+# Stage 4: per-element and joint constraints, Table 1, and the mock recovery report.
+
+
+localrules:
+    table1,
+    recovery,
+
+
+rule constraints:
+    message:
+        "Per-element and joint constraints from {params.n_trials} trials"
+    input:
+        trial_files(),
+    output:
+        per_element=f"{RES}/constraints/per_element.csv",
+        joint=f"{RES}/constraints/joint.csv",
+    params:
+        elements=ELEMENTS,
+        exclude=config["exclude_from_joint"],
+        seed=config["seed"],
+        n_trials=len(ELEMENTS) * config["optimize"]["n_bootstrap"],
+    log:
+        f"{LOGS}/constraints.log",
+    benchmark:
+        f"{BENCH}/constraints.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/constraints.py"
+
+
+rule table1:
+    message:
+        "Table 1 (LaTeX, Markdown, CSV)"
+    input:
+        joint=f"{RES}/constraints/joint.csv",
+    output:
+        tex=f"{RES}/table1.tex",
+        md=f"{RES}/table1.md",
+        csv=f"{RES}/table1.csv",
+    params:
+        exclude=config["exclude_from_joint"],
+    log:
+        f"{LOGS}/table1.log",
+    benchmark:
+        f"{BENCH}/table1.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/table1.py"
+
+
+rule recovery:
+    message:
+        "Recovery report: fit versus the mock's injected truth"
+    input:
+        joint=f"{RES}/constraints/joint.csv",
+        per_element=f"{RES}/constraints/per_element.csv",
+        truth="resources/mock/truth.json",
+    output:
+        md=f"{RES}/recovery.md",
+        json=f"{RES}/recovery.json",
+    params:
+        n_sigma=config["recovery"]["n_sigma"],
+    log:
+        f"{LOGS}/recovery.log",
+    benchmark:
+        f"{BENCH}/recovery.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/recovery.py"
