@@ -15,13 +15,15 @@ Algorithm (numba, compiled once and cached on disk):
   anisotropic density of scaled actions (J_R/30 ~ 0-20, L_z/30 ~ 40-100,
   J_z/30 ~ 0-3);
 * the points are queried in tree order, so consecutive queries are close:
-  the k-th neighbour distance of the previous query plus the distance
-  between the two queries bounds the current query's k-th distance
-  (triangle inequality), which prunes the traversal from the start;
-* candidates within the current bound go into a buffer; when it fills up it
-  is cut to the k best by (squared distance, index) with a quickselect and
-  the bound shrinks to the k-th of them. At the end the k best are selected
-  and sorted by (distance, index).
+  the largest distance from the current query to the previous query's k
+  neighbours (k distinct points) bounds its k-th neighbour distance, which
+  prunes the traversal from the start (the first query of a run uses k
+  points next to it in tree order);
+* leaf points within the bound are appended without branching; if the
+  buffer fills up it is cut to the k best by (squared distance, index) with
+  a quickselect and the bound shrinks. At the end a bucket sort on squared
+  distance plus an insertion sort by (distance, index) picks and orders the
+  k best.
 
 Distances are ``sqrt(dx*dx + dy*dy + dz*dz)`` in float64, as in cKDTree.
 """
@@ -35,7 +37,7 @@ from numba import njit, prange
 __all__ = ["knn", "LEAF_SIZE"]
 
 #: Maximum number of points in a k-d tree leaf.
-LEAF_SIZE = 12
+LEAF_SIZE = 16
 
 # Relative and absolute slack on the triangle-inequality bound (in squared
 # distance units); far above float64 rounding, far below any real gap.
@@ -226,68 +228,6 @@ def _nth_pairs(d, ix, lo, hi, nth):
             return
 
 
-@njit(cache=True, nogil=True)
-def _sort_pairs(d, ix, lo, hi):
-    """In-place sort of (d, ix) pairs in ``[lo, hi)``: quicksort with an
-    explicit stack, insertion sort below 16 elements."""
-    stack = np.empty(128, np.int64)
-    sp = 0
-    stack[0] = lo
-    stack[1] = hi
-    sp = 2
-    while sp > 0:
-        sp -= 2
-        a = stack[sp]
-        b = stack[sp + 1]
-        while b - a > 16:
-            mid = (a + b - 1) >> 1
-            r = b - 1
-            if _less(d[mid], ix[mid], d[a], ix[a]):
-                t = d[mid]; d[mid] = d[a]; d[a] = t
-                u = ix[mid]; ix[mid] = ix[a]; ix[a] = u
-            if _less(d[r], ix[r], d[a], ix[a]):
-                t = d[r]; d[r] = d[a]; d[a] = t
-                u = ix[r]; ix[r] = ix[a]; ix[a] = u
-            if _less(d[r], ix[r], d[mid], ix[mid]):
-                t = d[r]; d[r] = d[mid]; d[mid] = t
-                u = ix[r]; ix[r] = ix[mid]; ix[mid] = u
-            pd = d[mid]
-            pi = ix[mid]
-            i = a
-            j = r
-            while i <= j:
-                while _less(d[i], ix[i], pd, pi):
-                    i += 1
-                while _less(pd, pi, d[j], ix[j]):
-                    j -= 1
-                if i <= j:
-                    t = d[i]; d[i] = d[j]; d[j] = t
-                    u = ix[i]; ix[i] = ix[j]; ix[j] = u
-                    i += 1
-                    j -= 1
-            # [a, j] and [i, b): push the larger, loop on the smaller
-            if j + 1 - a > b - i:
-                stack[sp] = a
-                stack[sp + 1] = j + 1
-                sp += 2
-                a = i
-            else:
-                stack[sp] = i
-                stack[sp + 1] = b
-                sp += 2
-                b = j + 1
-        for i in range(a + 1, b):
-            kd = d[i]
-            ki = ix[i]
-            j = i - 1
-            while j >= a and _less(kd, ki, d[j], ix[j]):
-                d[j + 1] = d[j]
-                ix[j + 1] = ix[j]
-                j -= 1
-            d[j + 1] = kd
-            ix[j + 1] = ki
-
-
 # --------------------------------------------------------------------------
 # queries
 # --------------------------------------------------------------------------
@@ -295,51 +235,60 @@ def _sort_pairs(d, ix, lo, hi):
 
 @njit(cache=True, nogil=True, inline="always")
 def _box_dist2(box, node, qx, qy, qz):
-    """Squared distance from (qx, qy, qz) to the box of ``node``."""
-    v = box[node, 0] - qx
-    w = qx - box[node, 3]
-    e = v if v > w else w
-    d2 = e * e if e > 0.0 else 0.0
-    v = box[node, 1] - qy
-    w = qy - box[node, 4]
-    e = v if v > w else w
-    if e > 0.0:
-        d2 += e * e
-    v = box[node, 2] - qz
-    w = qz - box[node, 5]
-    e = v if v > w else w
-    if e > 0.0:
-        d2 += e * e
-    return d2
+    """Squared distance from (qx, qy, qz) to the box of ``node`` (branch-free)."""
+    ex = max(max(box[node, 0] - qx, qx - box[node, 3]), 0.0)
+    ey = max(max(box[node, 1] - qy, qy - box[node, 4]), 0.0)
+    ez = max(max(box[node, 2] - qz, qz - box[node, 5]), 0.0)
+    return ex * ex + ey * ey + ez * ez
 
 
 @njit(cache=True, nogil=True)
-def _query_range(tx, ty, tz, perm, node_lo, node_hi, child, box, k, q_start, q_stop,
-                 out_d, out_i):
+def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, leaf_size,
+                 q_start, q_stop, out_d, out_i):
     """Query the points at tree positions ``[q_start, q_stop)``; write rows
-    ``perm[q]`` of ``out_d`` (distances) and ``out_i`` (original indices)."""
-    cap = 4 * k + 64
+    ``perm[q]`` of ``out_d`` (distances) and ``out_i`` (original indices).
+
+    ``tx, ty, tz``: coordinates in tree order; ``ox, oy, oz``: in original order.
+    """
+    n = tx.shape[0]
+    cap = 4 * k + 64 + leaf_size
+    lim_nb = cap - leaf_size      # compact before a leaf could overflow the buffer
+    nbuck = 2 * k
     bd = np.empty(cap, np.float64)
     bi = np.empty(cap, np.int64)
+    sd = np.empty(cap, np.float64)
+    si = np.empty(cap, np.int64)
+    hist = np.empty(nbuck + 1, np.int64)
     stack = np.empty(256, np.int64)
     sdist = np.empty(256, np.float64)
-    have_prev = False
-    prev_r = 0.0
-    px = 0.0
-    py = 0.0
-    pz = 0.0
+    nbx = np.empty(k)
+    nby = np.empty(k)
+    nbz = np.empty(k)
     for q in range(q_start, q_stop):
         qx = tx[q]
         qy = ty[q]
         qz = tz[q]
-        if have_prev:
-            ddx = qx - px
-            ddy = qy - py
-            ddz = qz - pz
-            r = prev_r + np.sqrt(ddx * ddx + ddy * ddy + ddz * ddz)
-            bound = r * r * (1.0 + _BOUND_REL) + _BOUND_ABS
+        # Upper bound on the k-th squared distance: the largest squared
+        # distance to k distinct points (the previous query's neighbours, or
+        # for the first query k points next to it in tree order). Those k
+        # points pass the test below with the very same arithmetic, so at
+        # least k candidates are always collected.
+        bmax = 0.0
+        if q > q_start:
+            for m in range(k):
+                ex = nbx[m] - qx
+                ey = nby[m] - qy
+                ez = nbz[m] - qz
+                bmax = max(bmax, ex * ex + ey * ey + ez * ez)
         else:
-            bound = np.inf
+            s0 = min(q, n - k)
+            for j in range(s0, s0 + k):
+                ex = tx[j] - qx
+                ey = ty[j] - qy
+                ez = tz[j] - qz
+                bmax = max(bmax, ex * ex + ey * ey + ez * ez)
+        bound = bmax * (1.0 + _BOUND_REL) + _BOUND_ABS
+        # depth-first traversal, nearer child first, pruned by the bound
         nb = 0
         stack[0] = 0
         sdist[0] = 0.0
@@ -351,8 +300,6 @@ def _query_range(tx, ty, tz, perm, node_lo, node_hi, child, box, k, q_start, q_s
             node = stack[sp]
             c = child[node]
             if c >= 0:
-                # box distances of both children; push the farther first so
-                # that the nearer is visited first
                 dl = _box_dist2(box, c, qx, qy, qz)
                 dr = _box_dist2(box, c + 1, qx, qy, qz)
                 if dl <= dr:
@@ -374,61 +321,83 @@ def _query_range(tx, ty, tz, perm, node_lo, node_hi, child, box, k, q_start, q_s
                         sdist[sp] = dr
                         sp += 1
                 continue
-            # leaf: scan its points
+            # leaf: branch-free append of the points within the bound
             for j in range(node_lo[node], node_hi[node]):
                 dx = tx[j] - qx
                 dy = ty[j] - qy
                 dz = tz[j] - qz
                 d2 = dx * dx + dy * dy + dz * dz
-                if d2 <= bound:
-                    bd[nb] = d2
-                    bi[nb] = perm[j]
-                    nb += 1
-                    if nb == cap:
-                        _nth_pairs(bd, bi, 0, nb, k - 1)
-                        nb = k
-                        bound = bd[k - 1]
-        if nb > k:
-            _nth_pairs(bd, bi, 0, nb, k - 1)
-        _sort_pairs(bd, bi, 0, k)
+                bd[nb] = d2
+                bi[nb] = perm[j]
+                nb += d2 <= bound
+            if nb > lim_nb:
+                _nth_pairs(bd, bi, 0, nb, k - 1)
+                nb = k
+                bound = bd[k - 1] * (1.0 + _BOUND_REL) + _BOUND_ABS
+        # bucket sort by squared distance over [0, bound]: every candidate has
+        # d2 <= bound so its bucket is <= nbuck (the last one only at d2 == bound
+        # up to rounding); buckets are monotone in d2, so the k best lie in the
+        # buckets up to the first one where the running count reaches k
+        scale = nbuck / bound
+        for b in range(nbuck + 1):
+            hist[b] = 0
+        for j in range(nb):
+            f = bd[j] * scale
+            b = nbuck
+            if f < nbuck:
+                b = int(f)
+            hist[b] += 1
+        cum = 0
+        bk = 0
+        while True:
+            h = hist[bk]
+            hist[bk] = cum
+            cum += h
+            if cum >= k or bk == nbuck:
+                break
+            bk += 1
+        m_tot = cum
+        for j in range(nb):
+            f = bd[j] * scale
+            b = nbuck
+            if f < nbuck:
+                b = int(f)
+            if b <= bk:
+                p = hist[b]
+                hist[b] = p + 1
+                sd[p] = bd[j]
+                si[p] = bi[j]
+        # the prefix is sorted up to within-bucket order: insertion sort by
+        # (d2, index) is linear in practice
+        for i in range(1, m_tot):
+            kd = sd[i]
+            ki = si[i]
+            j = i - 1
+            while j >= 0 and _less(kd, ki, sd[j], si[j]):
+                sd[j + 1] = sd[j]
+                si[j + 1] = si[j]
+                j -= 1
+            sd[j + 1] = kd
+            si[j + 1] = ki
         row = perm[q]
         for m in range(k):
-            out_d[row, m] = np.sqrt(bd[m])
-            out_i[row, m] = bi[m]
-        have_prev = True
-        prev_r = out_d[row, k - 1]
-        px = qx
-        py = qy
-        pz = qz
+            jj = si[m]
+            out_d[row, m] = np.sqrt(sd[m])
+            out_i[row, m] = jj
+            nbx[m] = ox[jj]
+            nby[m] = oy[jj]
+            nbz[m] = oz[jj]
 
 
 @njit(cache=True, parallel=True)
-def _query_all_parallel(tx, ty, tz, perm, node_lo, node_hi, child, box, k, n_chunks,
-                        out_d, out_i):
+def _query_all_parallel(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k,
+                        leaf_size, n_chunks, out_d, out_i):
     n = tx.shape[0]
     for c in prange(n_chunks):
         start = (n * c) // n_chunks
         stop = (n * (c + 1)) // n_chunks
-        _query_range(tx, ty, tz, perm, node_lo, node_hi, child, box, k, start, stop,
-                     out_d, out_i)
-
-
-@njit(cache=True, nogil=True)
-def _knn_serial(pts, k, leaf_size):
-    perm, node_lo, node_hi, child, box, n_nodes = _build_tree(pts, leaf_size)
-    n = pts.shape[0]
-    tx = np.empty(n)
-    ty = np.empty(n)
-    tz = np.empty(n)
-    for i in range(n):
-        p = perm[i]
-        tx[i] = pts[p, 0]
-        ty[i] = pts[p, 1]
-        tz[i] = pts[p, 2]
-    out_d = np.empty((n, k))
-    out_i = np.empty((n, k), np.int64)
-    _query_range(tx, ty, tz, perm, node_lo, node_hi, child, box, k, 0, n, out_d, out_i)
-    return out_d, out_i
+        _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k,
+                     leaf_size, start, stop, out_d, out_i)
 
 
 @njit(cache=True, nogil=True)
@@ -443,7 +412,21 @@ def _prepare(pts, leaf_size):
         tx[i] = pts[p, 0]
         ty[i] = pts[p, 1]
         tz[i] = pts[p, 2]
-    return tx, ty, tz, perm, node_lo, node_hi, child, box
+    return tx, ty, tz, perm, node_lo[:n_nodes], node_hi[:n_nodes], child[:n_nodes], box[:n_nodes]
+
+
+@njit(cache=True, nogil=True)
+def _knn_serial(pts, k, leaf_size):
+    tx, ty, tz, perm, node_lo, node_hi, child, box = _prepare(pts, leaf_size)
+    n = pts.shape[0]
+    ox = pts[:, 0].copy()
+    oy = pts[:, 1].copy()
+    oz = pts[:, 2].copy()
+    out_d = np.empty((n, k))
+    out_i = np.empty((n, k), np.int64)
+    _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, leaf_size,
+                 0, n, out_d, out_i)
+    return out_d, out_i
 
 
 def _check(points: np.ndarray, k: int) -> np.ndarray:
@@ -488,6 +471,9 @@ def knn(points: np.ndarray, k: int, threads: int = 1) -> tuple[np.ndarray, np.nd
         return _knn_serial(pts, k, LEAF_SIZE)
     tx, ty, tz, perm, node_lo, node_hi, child, box = _prepare(pts, LEAF_SIZE)
     n = pts.shape[0]
+    ox = np.ascontiguousarray(pts[:, 0])
+    oy = np.ascontiguousarray(pts[:, 1])
+    oz = np.ascontiguousarray(pts[:, 2])
     out_d = np.empty((n, k))
     out_i = np.empty((n, k), np.int64)
     threads = min(threads, numba.config.NUMBA_NUM_THREADS)
@@ -495,8 +481,8 @@ def knn(points: np.ndarray, k: int, threads: int = 1) -> tuple[np.ndarray, np.nd
     numba.set_num_threads(threads)
     try:
         n_chunks = min(n, 8 * threads)
-        _query_all_parallel(tx, ty, tz, perm, node_lo, node_hi, child, box, k, n_chunks,
-                            out_d, out_i)
+        _query_all_parallel(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k,
+                            LEAF_SIZE, n_chunks, out_d, out_i)
     finally:
         numba.set_num_threads(old)
     return out_d, out_i

@@ -1,0 +1,143 @@
+"""Exact k-NN (oti.neighbours.knn) against scipy's cKDTree."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial import cKDTree
+
+from oti.neighbours import knn
+
+
+def _action_like(n, rng):
+    """Scaled actions: J_R/30 ~ 0-20 (median ~1), L_z/30 ~ 40-100, J_z/30 ~ 0-3."""
+    jr = np.minimum(rng.exponential(1.2, n), 20.0)
+    lz = np.clip(rng.normal(62.0, 8.0, n), 40.0, 100.0)
+    jz = np.minimum(rng.exponential(0.3, n), 3.0)
+    return np.column_stack([jr, lz, jz])
+
+
+def _check_same(points, k, threads=1):
+    d, i = knn(points, k, threads=threads)
+    d0, i0 = cKDTree(points).query(points, k)
+    d0, i0 = d0.reshape(len(points), k), i0.reshape(len(points), k)
+    assert d.shape == i.shape == (len(points), k)
+    assert d.dtype == np.float64 and i.dtype == np.int64
+    np.testing.assert_allclose(d, d0, rtol=0, atol=1e-12)
+    # identical neighbour sets (ties at distance 0 may be ordered differently)
+    assert np.array_equal(np.sort(i, axis=1), np.sort(i0, axis=1))
+    # rows sorted by (distance, index); distances agree with the indices
+    assert np.all((np.diff(d, axis=1) > 0) | ((np.diff(d, axis=1) == 0) & (np.diff(i, axis=1) > 0)))
+    direct = np.sqrt(((points[i] - points[:, None, :]) ** 2).sum(-1))
+    np.testing.assert_allclose(d, direct, rtol=0, atol=1e-12)
+    return d, i
+
+
+@pytest.mark.parametrize("k", [33, 65])
+def test_action_like_sample(k):
+    pts = _action_like(20_000, np.random.default_rng(1))
+    d, i = _check_same(pts, k)
+    assert np.all(i[:, 0] == np.arange(len(pts)))  # no duplicates: self first
+    assert np.all(d[:, 0] == 0.0)
+
+
+def test_uniform_points():
+    pts = np.random.default_rng(2).uniform(size=(5_000, 3))
+    _check_same(pts, 17)
+
+
+def test_bootstrap_duplicates():
+    rng = np.random.default_rng(3)
+    base = _action_like(8_000, rng)
+    star = rng.choice(len(base), len(base), replace=True)
+    pts = base[star]
+    k = 33 + 8
+    d, i = knn(pts, k)
+    d0, i0 = cKDTree(pts).query(pts, k)
+    np.testing.assert_allclose(d, d0, rtol=0, atol=1e-12)
+    # Copies of one star are exact ties. When the k-th neighbour is a star
+    # drawn several times, which copy is kept is arbitrary in cKDTree (we keep
+    # the smallest index): the *stars* (hence actions and abundances) agree.
+    assert np.array_equal(np.sort(star[i], axis=1), np.sort(star[i0], axis=1))
+    tie = d0[:, -1] == np.sort(d0, axis=1)[:, -2]
+    boundary_tie = np.array([np.sum(np.all(pts == pts[i[r, -1]], axis=1)) > 1 for r in range(len(pts))])
+    same = np.all(np.sort(i, axis=1) == np.sort(i0, axis=1), axis=1)
+    assert np.all(same | boundary_tie | tie)
+    assert same.mean() > 0.5
+    # all copies of a star are at distance 0, ordered by index, self among them
+    for r in range(0, len(pts), 97):
+        copies = np.flatnonzero(np.all(pts == pts[r], axis=1))
+        assert np.array_equal(i[r, : len(copies)], copies)
+        assert np.all(d[r, : len(copies)] == 0)
+        assert d[r, len(copies)] > 0
+
+
+def test_many_duplicates_boundary_ties_deterministic():
+    # more copies than k: the k smallest indices among the copies are chosen
+    pts = np.vstack([np.zeros((50, 3)), np.random.default_rng(4).normal(size=(200, 3))])
+    d, i = knn(pts, 10)
+    assert np.all(d[:50] == 0)
+    assert np.array_equal(i[:50], np.tile(np.arange(10), (50, 1)))
+
+
+def test_threads_do_not_change_result():
+    pts = _action_like(6_000, np.random.default_rng(5))
+    d1, i1 = knn(pts, 33, threads=1)
+    d2, i2 = knn(pts, 33, threads=2)
+    assert np.array_equal(d1, d2) and np.array_equal(i1, i2)
+
+
+def test_n_equals_k():
+    pts = np.random.default_rng(6).normal(size=(7, 3))
+    d, i = _check_same(pts, 7)
+    assert np.array_equal(np.sort(i, axis=1), np.tile(np.arange(7), (7, 1)))
+
+
+def test_single_point_and_k1():
+    d, i = knn(np.array([[1.0, 2.0, 3.0]]), 1)
+    assert d.tolist() == [[0.0]] and i.tolist() == [[0]]
+    _check_same(np.random.default_rng(7).normal(size=(100, 3)), 1)
+
+
+def test_errors():
+    pts = np.random.default_rng(8).normal(size=(5, 3))
+    with pytest.raises(ValueError, match=r"k=6.*N=5"):
+        knn(pts, 6)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        knn(pts, 0)
+    bad = pts.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        knn(bad, 3)
+    bad[2, 1] = np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        knn(bad, 3)
+    with pytest.raises(ValueError, match=r"shape \(N, 3\)"):
+        knn(pts[:, :2], 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 120),
+    k=st.integers(1, 40),
+    dup=st.integers(0, 3),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1e-6, 1.0, 1e4]),
+)
+def test_property_small_clouds(n, k, dup, seed, scale):
+    rng = np.random.default_rng(seed)
+    pts = rng.normal(size=(n, 3)) * scale * np.array([1.0, 10.0, 0.1])
+    if dup:
+        pts = pts[rng.choice(n, n, replace=True)]
+    if k > n:
+        with pytest.raises(ValueError):
+            knn(pts, k)
+        return
+    d, i = knn(pts, k)
+    d0, _ = cKDTree(pts).query(pts, k)
+    np.testing.assert_allclose(d, d0.reshape(n, k), rtol=1e-12, atol=1e-12 * scale)
+    # exact reference: full sort by (distance, index) of the same arithmetic
+    diff = pts[None, :, :] - pts[:, None, :]
+    d2 = (diff**2).sum(-1)
+    ref = np.lexsort((np.broadcast_to(np.arange(n), (n, n)), d2), axis=1)[:, :k]
+    assert np.array_equal(i, ref)
