@@ -141,3 +141,17 @@ def test_property_small_clouds(n, k, dup, seed, scale):
     d2 = (diff**2).sum(-1)
     ref = np.lexsort((np.broadcast_to(np.arange(n), (n, n)), d2), axis=1)[:, :k]
     assert np.array_equal(i, ref)
+
+
+def test_knn_subset_rows_equal_full_query():
+    from oti.neighbours import knn, knn_subset
+
+    rng = np.random.default_rng(11)
+    pts = rng.normal(size=(3000, 3)) * [2.0, 6.0, 0.3]
+    sub = rng.choice(3000, 400, replace=False)
+    d_full, i_full = knn(pts, 20)
+    d_sub, i_sub = knn_subset(pts, 20, sub)
+    np.testing.assert_array_equal(i_sub, i_full[sub])
+    np.testing.assert_array_equal(d_sub, d_full[sub])
+    with pytest.raises(ValueError, match="distinct"):
+        knn_subset(pts, 5, np.array([1, 1]))

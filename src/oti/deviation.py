@@ -45,23 +45,83 @@ def neighbour_indices(
     if k < 1:
         raise ValueError(f"knn.k must be >= 1, got {k}")
     if source_index is None:
-        extra = 1
-    else:
-        source_index = np.asarray(source_index)
-        if source_index.shape != (n,):
-            raise ValueError(f"source_index must have shape ({n},), got {source_index.shape}")
-        extra = int(np.bincount(np.unique(source_index, return_inverse=True)[1]).max())
-    kq = k + extra
-    if kq > n:
-        raise ValueError(f"K = {k} neighbours (+{extra} self/copies) need more than the {n} stars")
-    idx = np.ascontiguousarray(_query(points, kq), dtype=np.int64)
-    # exclusion by identity, not by position in the row: another star at
-    # distance 0 may sort before the star itself
-    src = np.arange(n, dtype=np.int64) if source_index is None else source_index.astype(np.int64)
-    out, ok = _first_k_other(idx, src, k)
-    if not ok:
-        raise RuntimeError("neighbour search returned too few non-self neighbours")
-    return out
+        if k + 1 > n:
+            raise ValueError(f"K = {k} neighbours (+1 self) need more than the {n} stars")
+        idx = np.ascontiguousarray(_query(points, k + 1), dtype=np.int64)
+        # exclusion by identity, not by column: another star at distance 0
+        # may sort before the star itself
+        out, ok = _first_k_other(idx, np.arange(n, dtype=np.int64), k)
+        if not ok:
+            raise RuntimeError("neighbour search returned too few non-self neighbours")
+        return out
+    source_index = np.asarray(source_index)
+    if source_index.shape != (n,):
+        raise ValueError(f"source_index must have shape ({n},), got {source_index.shape}")
+    return _resample_neighbours(points, k, source_index)
+
+
+def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray) -> np.ndarray:
+    """Neighbours in a bootstrap resample, searched among the distinct stars.
+
+    All copies of a star share one position and one neighbour list (their own
+    copies excluded), so the tree holds the U distinct stars and each is
+    queried once; walking a star's neighbours in (distance, index) order and
+    taking each neighbour's copies (lowest row first) until K rows are
+    collected gives exactly the rows a row-level search returns. The first
+    query asks for ``k_first`` distinct stars (copies make fewer than K
+    enough, on average K / 1.58); the few stars that need more are
+    re-queried with K + 1.
+    """
+    n = points.shape[0]
+    uniq, first, inverse, counts = np.unique(source_index, return_index=True,
+                                             return_inverse=True, return_counts=True)
+    u = uniq.size
+    if k + counts.max() > n:
+        raise ValueError(f"K = {k} neighbours (+{counts.max()} self/copies) need more than the {n} stars")
+    rows_sorted = np.argsort(inverse, kind="stable").astype(np.int64)
+    row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    upts = np.ascontiguousarray(points[first])
+    from .neighbours import Tree
+
+    tree = Tree(upts)
+    k_first = min(u, max(2, int(np.ceil(0.75 * k)) + 1))
+    unbr = tree.query(k_first)[1]
+    out_u, short = _collect_rows(unbr, np.arange(u, dtype=np.int64), counts.astype(np.int64),
+                                 row_start, rows_sorted, k)
+    if short.any():
+        redo = np.flatnonzero(short)
+        kk = min(u, k + 1)
+        unbr2 = tree.query(kk, redo)[1]
+        out2, short2 = _collect_rows(unbr2, redo.astype(np.int64), counts.astype(np.int64),
+                                     row_start, rows_sorted, k)
+        if short2.any():
+            raise RuntimeError("neighbour search returned too few non-self neighbours")
+        out_u[redo] = out2
+    return out_u[inverse]
+
+
+@numba.njit(cache=True)
+def _collect_rows(unbr, self_u, counts, row_start, rows_sorted, k):
+    """Expand distinct-star neighbour lists into K row indices (copies in row order)."""
+    m_u, kq = unbr.shape
+    out = np.empty((m_u, k), dtype=np.int64)
+    short = np.zeros(m_u, dtype=np.bool_)
+    for i in range(m_u):
+        m = 0
+        for j in range(kq):
+            v = unbr[i, j]
+            if v == self_u[i]:
+                continue
+            for c in range(counts[v]):
+                out[i, m] = rows_sorted[row_start[v] + c]
+                m += 1
+                if m == k:
+                    break
+            if m == k:
+                break
+        if m < k:
+            short[i] = True
+    return out, short
 
 
 @numba.njit(cache=True)
@@ -85,15 +145,9 @@ def _first_k_other(idx, src, k):
 
 
 def _query(points: np.ndarray, kq: int) -> np.ndarray:
-    try:
-        from .neighbours import knn
-    except ImportError:  # pragma: no cover - the numba search is part of the package
-        knn = None
-    if knn is not None:
-        return knn(points, kq)[1]
-    from scipy.spatial import cKDTree
+    from .neighbours import knn
 
-    return cKDTree(points).query(points, kq)[1]
+    return knn(points, kq)[1]
 
 
 def local_mean(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:

@@ -244,9 +244,10 @@ def _box_dist2(box, node, qx, qy, qz):
 
 @njit(cache=True, nogil=True)
 def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, leaf_size,
-                 q_start, q_stop, out_d, out_i):
+                 q_start, q_stop, out_d, out_i, rowmap):
     """Query the points at tree positions ``[q_start, q_stop)``; write rows
-    ``perm[q]`` of ``out_d`` (distances) and ``out_i`` (original indices).
+    ``rowmap[perm[q]]`` of ``out_d`` (distances) and ``out_i`` (original
+    indices), skipping points whose ``rowmap`` entry is negative.
 
     ``tx, ty, tz``: coordinates in tree order; ``ox, oy, oz``: in original order.
     """
@@ -264,7 +265,10 @@ def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, 
     nbx = np.empty(k)
     nby = np.empty(k)
     nbz = np.empty(k)
+    first = True
     for q in range(q_start, q_stop):
+        if rowmap[perm[q]] < 0:
+            continue
         qx = tx[q]
         qy = ty[q]
         qz = tz[q]
@@ -274,7 +278,7 @@ def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, 
         # points pass the test below with the very same arithmetic, so at
         # least k candidates are always collected.
         bmax = 0.0
-        if q > q_start:
+        if not first:
             for m in range(k):
                 ex = nbx[m] - qx
                 ey = nby[m] - qy
@@ -287,6 +291,7 @@ def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, 
                 ey = ty[j] - qy
                 ez = tz[j] - qz
                 bmax = max(bmax, ex * ex + ey * ey + ez * ez)
+        first = False
         bound = bmax * (1.0 + _BOUND_REL) + _BOUND_ABS
         # depth-first traversal, nearer child first, pruned by the bound
         nb = 0
@@ -379,7 +384,7 @@ def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, 
                 j -= 1
             sd[j + 1] = kd
             si[j + 1] = ki
-        row = perm[q]
+        row = rowmap[perm[q]]
         for m in range(k):
             jj = si[m]
             out_d[row, m] = np.sqrt(sd[m])
@@ -391,13 +396,13 @@ def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, 
 
 @njit(cache=True, parallel=True)
 def _query_all_parallel(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k,
-                        leaf_size, n_chunks, out_d, out_i):
+                        leaf_size, n_chunks, out_d, out_i, rowmap):
     n = tx.shape[0]
     for c in prange(n_chunks):
         start = (n * c) // n_chunks
         stop = (n * (c + 1)) // n_chunks
         _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k,
-                     leaf_size, start, stop, out_d, out_i)
+                     leaf_size, start, stop, out_d, out_i, rowmap)
 
 
 @njit(cache=True, nogil=True)
@@ -416,16 +421,16 @@ def _prepare(pts, leaf_size):
 
 
 @njit(cache=True, nogil=True)
-def _knn_serial(pts, k, leaf_size):
+def _knn_serial(pts, k, leaf_size, rowmap, n_out):
     tx, ty, tz, perm, node_lo, node_hi, child, box = _prepare(pts, leaf_size)
     n = pts.shape[0]
     ox = pts[:, 0].copy()
     oy = pts[:, 1].copy()
     oz = pts[:, 2].copy()
-    out_d = np.empty((n, k))
-    out_i = np.empty((n, k), np.int64)
+    out_d = np.empty((n_out, k))
+    out_i = np.empty((n_out, k), np.int64)
     _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, leaf_size,
-                 0, n, out_d, out_i)
+                 0, n, out_d, out_i, rowmap)
     return out_d, out_i
 
 
@@ -467,8 +472,10 @@ def knn(points: np.ndarray, k: int, threads: int = 1) -> tuple[np.ndarray, np.nd
     threads = int(threads)
     if threads < 1:
         raise ValueError(f"knn: threads must be >= 1, got {threads}")
+    n = pts.shape[0]
+    rowmap = np.arange(n, dtype=np.int64)
     if threads == 1:
-        return _knn_serial(pts, k, LEAF_SIZE)
+        return _knn_serial(pts, k, LEAF_SIZE, rowmap, n)
     tx, ty, tz, perm, node_lo, node_hi, child, box = _prepare(pts, LEAF_SIZE)
     n = pts.shape[0]
     ox = np.ascontiguousarray(pts[:, 0])
@@ -482,7 +489,53 @@ def knn(points: np.ndarray, k: int, threads: int = 1) -> tuple[np.ndarray, np.nd
     try:
         n_chunks = min(n, 8 * threads)
         _query_all_parallel(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k,
-                            LEAF_SIZE, n_chunks, out_d, out_i)
+                            LEAF_SIZE, n_chunks, out_d, out_i, rowmap)
     finally:
         numba.set_num_threads(old)
     return out_d, out_i
+
+
+
+class Tree:
+    """A k-d tree over ``points`` (N, 3), built once and queried several times.
+
+    ``query(k)`` equals :func:`knn` (all points); ``query(k, subset)`` gives
+    the rows of the points ``subset`` only (distinct indices), in that order.
+    """
+
+    def __init__(self, points: np.ndarray) -> None:
+        pts = _check(points, 1)
+        self.n = pts.shape[0]
+        self._tree = _prepare(pts, LEAF_SIZE)
+        self._orig = (np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1]),
+                      np.ascontiguousarray(pts[:, 2]))
+
+    def query(self, k: int, subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.n:
+            raise ValueError(f"knn: k must be an integer in [1, N={self.n}], got k={k!r}")
+        if subset is None:
+            rowmap = np.arange(self.n, dtype=np.int64)
+            n_out = self.n
+        else:
+            subset = np.asarray(subset, dtype=np.int64)
+            rowmap = np.full(self.n, -1, dtype=np.int64)
+            rowmap[subset] = np.arange(subset.size, dtype=np.int64)
+            if np.count_nonzero(rowmap >= 0) != subset.size:
+                raise ValueError("knn: subset indices must be distinct")
+            n_out = subset.size
+        tx, ty, tz, perm, node_lo, node_hi, child, box = self._tree
+        out_d = np.empty((n_out, int(k)))
+        out_i = np.empty((n_out, int(k)), np.int64)
+        _query_range(tx, ty, tz, *self._orig, perm, node_lo, node_hi, child, box, int(k),
+                     LEAF_SIZE, 0, self.n, out_d, out_i, rowmap)
+        return out_d, out_i
+
+
+def knn_subset(points: np.ndarray, k: int, subset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest neighbours, among all ``points``, of the points ``subset`` only.
+
+    ``subset``: (M,) distinct indices into ``points``. Returns ``(dist, idx)``
+    of shape (M, k), row m for point ``subset[m]``, identical to the rows
+    ``knn(points, k)`` gives for them.
+    """
+    return Tree(points).query(k, subset)
