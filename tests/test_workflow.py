@@ -1,0 +1,103 @@
+"""End-to-end: the real Snakemake workflow on a tiny mock configuration."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workflow_helpers import REPO, make_workdir, snakemake
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
+TINY = REPO / "tests" / "data" / "tiny.yaml"
+RES = "results/mock"
+
+
+@pytest.fixture(scope="module")
+def run1(tmp_path_factory):
+    """The tiny config run once with --cores 2 (shared by the checks below)."""
+    wd = make_workdir(tmp_path_factory.mktemp("wf1"), TINY)
+    snakemake(wd, "--cores", "2", "--configfile", "tiny.yaml")
+    return wd
+
+
+def test_every_output_exists_and_is_well_formed(run1):
+    r = run1 / RES
+    parent = pd.read_parquet(r / "parent_sample.parquet")
+    assert 1000 < len(parent) < 2500
+    cut = pd.read_csv(r / "cutflow.csv")
+    assert list(cut.columns[:2]) == ["cut", "n_remaining"] and cut["n_remaining"].iloc[-1] == len(parent)
+    fid = pd.read_parquet(r / "actions/fiducial.parquet")
+    assert len(fid) == len(parent) and {"J_R", "L_z", "J_z", "theta_z", "ok"} <= set(fid.columns)
+    for f in ("0.80", "1.10", "1.40"):
+        assert (r / f"actions/grid/f{f}.parquet").exists()
+    grid = pd.read_parquet(r / "grid/O_FE.parquet")
+    assert len(grid) == 3 * 3 and np.isfinite(grid[["c0", "a1", "b1", "a2", "b2"]].to_numpy()).all()
+    for el in ("FE_H", "O_FE", "MG_FE"):
+        trials = pd.concat(pd.read_parquet(r / f"trials/{el}/{c}.parquet") for c in (0, 1))
+        assert sorted(trials["trial"]) == list(range(6))
+    per = pd.read_csv(r / "constraints/per_element.csv")
+    assert list(per["name"]) == ["FE_H", "O_FE", "MG_FE"]
+    joint = pd.read_csv(r / "constraints/joint.csv")
+    assert list(joint["name"]) == ["all", "excluding"]
+    assert (joint["n_trials_used"] + joint["n_trials_failed"]).tolist() == [18, 12]
+    t1 = pd.read_csv(r / "table1.csv")
+    assert set(t1["column"]) == {"all", "excluding"} and len(t1) == 12
+    tex = (r / "table1.tex").read_text()
+    assert "\\begin{deluxetable}" in tex and "\\enddata" in tex and "Excluding [Mg/Fe]" in tex
+    md = (r / "table1.md").read_text()
+    assert md.count("\n|") >= 7
+    rec = json.loads((r / "recovery.json").read_text())
+    assert set(rec["joint"]["all"]) == {"mdisk_f", "hz", "zsun", "vzsun"} and isinstance(rec["pass"], bool)
+    assert ("PASS" in (r / "recovery.md").read_text()) == rec["pass"]
+    # every job wrote its log
+    logs = list((r / "logs").rglob("*.log"))
+    assert len(logs) >= 10 and all(p.stat().st_size > 0 for p in logs)
+
+
+def test_determinism_across_core_counts(run1, tmp_path):
+    wd = make_workdir(tmp_path / "wf2", TINY)
+    shutil.copytree(run1 / "resources", wd / "resources")  # same mock, skip regeneration
+    snakemake(wd, "--cores", "1", "--configfile", "tiny.yaml")
+    a = pd.read_csv(run1 / RES / "table1.csv")
+    b = pd.read_csv(wd / RES / "table1.csv")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    for p in sorted((run1 / RES / "trials").rglob("*.parquet")):
+        ta = pd.read_parquet(p).drop(columns="wall_s")
+        tb = pd.read_parquet(wd / p.relative_to(run1)).drop(columns="wall_s")
+        pd.testing.assert_frame_equal(ta, tb, check_exact=True)
+
+
+def test_resume_redoes_only_the_missing_trial_job(run1):
+    target = run1 / RES / "trials/O_FE/1.parquet"
+    target.unlink()
+    res = snakemake(run1, "-n", "--cores", "1", "--configfile", "tiny.yaml", "--quiet", "rules")
+    out = res.stdout + res.stderr
+    jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+            if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert jobs.get("optimize_trials") == 1, out
+    assert set(jobs) <= {"optimize_trials", "constraints", "table1", "recovery", "all", "total"}, out
+    snakemake(run1, "--cores", "2", "--configfile", "tiny.yaml")
+    assert target.exists()
+
+
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("elements=[XX_FE]", "elements"),
+        ("knn={'k':-3}", "k"),
+        ("optimize={'n_bootstrap':'many'}", "n_bootstrap"),
+        ("grid={'elements':['N_FE']}", "N_FE"),
+    ],
+)
+def test_bad_config_refused_before_any_job(tmp_path, override, key):
+    wd = make_workdir(tmp_path / "bad", TINY)
+    res = snakemake(wd, "-n", "--configfile", "tiny.yaml", "--config", override, check=False)
+    assert res.returncode != 0
+    msg = res.stdout + res.stderr
+    assert key in msg, msg[-3000:]
+    assert not (wd / "results").exists() and not (wd / "resources").exists()
