@@ -1,5 +1,7 @@
 """Rule table1: Table 1 of the paper as LaTeX, Markdown and CSV."""
 
+import logging
+
 import pandas as pd
 
 from oti.io import run_script, write_csv, write_text
@@ -8,6 +10,7 @@ from oti.pipeline import table1
 
 def main(smk):
     t = table1(pd.read_csv(smk.input.joint), list(smk.params.exclude))
+    logging.getLogger("oti").info("Table 1:\n%s", t["md"])
     write_text(t["tex"], smk.output.tex)
     write_text(t["md"], smk.output.md)
     write_csv(t["csv"], smk.output.csv)

@@ -1,0 +1,231 @@
+"""oti.mock: file format, truth, phase independence, phase mixing, gradient sizes,
+and sensitivity of the Fourier amplitude a2 to the disk mass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from scipy import stats
+
+from oti.catalog import build_parent_sample
+from oti.frame import to_galactocentric
+from oti.mock import (
+    DEFAULT_ABUNDANCE_COEFFS,
+    ELEMENTS,
+    AbundanceModel,
+    generate_mock,
+    integrals,
+    phase_mixed_sample,
+    truth_model,
+)
+
+ALL = list(ELEMENTS)
+
+ALLSTAR_DTYPES = {
+    "RA": ">f8", "DEC": ">f8", "VHELIO_AVG": ">f4", "TEFF": ">f4", "LOGG": ">f4",
+    "SNR": ">f4", "M_H": ">f4", "ALPHA_M": ">f4",
+    **{el: ">f4" for el in ELEMENTS}, **{el + "_ERR": ">f4" for el in ELEMENTS},
+    "ASPCAPFLAG": ">i8", "STARFLAG": ">i8", "MEMBERFLAG": ">i8", "EXTRATARG": ">i2",
+    "APOGEE_TARGET1": ">i4", "APOGEE_TARGET2": ">i4", "APOGEE2_TARGET1": ">i4",
+    "APOGEE2_TARGET2": ">i4", "APOGEE2_TARGET3": ">i4",
+}
+GAIA_DTYPES = {
+    "source_id": ">i8", "ra": ">f8", "dec": ">f8", "parallax": ">f8", "parallax_error": ">f4",
+    "pmra": ">f8", "pmra_error": ">f4", "pmdec": ">f8", "pmdec_error": ">f4",
+}
+
+
+def _galactocentric(parent, truth):
+    cols = [parent[c].to_numpy() for c in ("ra", "dec", "parallax", "pmra", "pmdec", "rv")]
+    return to_galactocentric(*cols, zsun_pc=truth["zsun"], vzsun_kms=truth["vzsun"])
+
+
+def test_file_format(small_mock):
+    with fits.open(small_mock["allstar"]) as h:
+        d = h[1].data
+        for col, dt in ALLSTAR_DTYPES.items():
+            assert d.dtype[col].str == dt, col
+        for col in ("APOGEE_ID", "TELESCOPE", "FIELD"):
+            assert d.dtype[col].kind == "S", col
+        assert d.dtype["APOGEE_ID"].itemsize == 18
+        ids = np.char.strip(d["APOGEE_ID"].astype("U"))
+        assert all(i.startswith("2M") and len(i) == 18 for i in ids)
+        assert (d["APOGEE2_TARGET1"] < 0).any()  # bit 31 (APOGEE2_CHECKED) as in DR17
+        assert np.isnan(d["O_FE"]).any()  # DR17's missing abundance is NaN
+    with fits.open(small_mock["gaia"]) as h:
+        d = h[1].data
+        for col, dt in GAIA_DTYPES.items():
+            assert d.dtype[col].str == dt, col
+        assert d.dtype["apogee_id"].kind == "S"
+
+
+def test_truth_file(small_mock, mock_truth):
+    doc = small_mock["truth_doc"]
+    from oti import __version__
+
+    assert {k: doc["truth"][k] for k in mock_truth} == mock_truth
+    assert doc["seed"] == 123 and doc["n_stars"] == 2000
+    assert doc["oti_version"] == __version__
+    assert set(doc["abundance_model"]["coefficients"]) == set(ELEMENTS)
+    assert doc["decoys"] == small_mock["summary"]["decoys"]
+    for cls, n in doc["decoys"].items():
+        if cls == "finite_abundances":
+            assert sum(n.values()) >= len(ELEMENTS)
+            assert all(len(doc["decoy_ids"][cls][e]) == k for e, k in n.items())
+        else:
+            assert 12 <= n == len(doc["decoy_ids"][cls])
+
+
+def test_deterministic_and_atomic(tmp_path, mock_truth):
+    runs = []
+    for name in ("a", "b"):
+        d = tmp_path / name
+        s = generate_mock(d / "as.fits", d / "g.fits", d / "t.json", 150, seed=5,
+                          truth=mock_truth, decoy_min=3)
+        runs.append((d, s))
+        assert sorted(p.name for p in d.iterdir()) == ["as.fits", "g.fits", "t.json"]
+    (a, _), (b, _) = runs
+    for f in ("as.fits", "g.fits"):
+        with fits.open(a / f) as ha, fits.open(b / f) as hb:
+            assert ha[1].data.tobytes() == hb[1].data.tobytes()
+
+
+def test_bad_arguments(tmp_path, mock_truth):
+    with pytest.raises(ValueError, match="vzsun"):
+        generate_mock(tmp_path / "a", tmp_path / "b", tmp_path / "c", 100, 1,
+                      {"mdisk_f": 1.0, "hz": 0.3, "zsun": 20.0})
+    with pytest.raises(ValueError, match="n_stars"):
+        generate_mock(tmp_path / "a", tmp_path / "b", tmp_path / "c", 0, 1, mock_truth)
+
+
+def test_abundances_are_functions_of_integrals(exact_mock):
+    """With errors off, the observed abundances scatter around the model evaluated
+    at the star's (E, L_z) exactly as much as the intrinsic scatter + error."""
+    truth = exact_mock["truth_params"]
+    parent, _, _ = build_parent_sample(exact_mock["allstar"], exact_mock["gaia"], ALL)
+    xyz, vxyz = _galactocentric(parent, truth)
+    model = truth_model(truth)
+    E, lz = integrals(model, xyz, vxyz)
+    mean = AbundanceModel(model).mean(E, lz)
+    for el in ELEMENTS:
+        c = DEFAULT_ABUNDANCE_COEFFS[el]
+        pull = (parent[el] - mean[el]) / np.sqrt(c["scatter"] ** 2 + parent[el + "_ERR"] ** 2)
+        assert abs(pull.mean()) < 0.15, el
+        assert 0.85 < pull.std() < 1.15, el
+
+
+def test_phase_independence_along_orbits(exact_mock):
+    """E, L_z and the abundance function are constant along the truth orbits (DOP853)."""
+    import astropy.units as u
+    import gala.dynamics as gd
+    import gala.integrate as gi
+    import gala.potential as gp
+
+    truth = exact_mock["truth_params"]
+    parent, _, _ = build_parent_sample(exact_mock["allstar"], exact_mock["gaia"], ALL)
+    parent = parent.iloc[:40]
+    xyz, vxyz = _galactocentric(parent, truth)
+    model = truth_model(truth)
+    am = AbundanceModel(model)
+    w0 = gd.PhaseSpacePosition(pos=xyz * u.kpc, vel=vxyz * u.km / u.s)
+    orbit = gp.Hamiltonian(model.gala()).integrate_orbit(
+        w0, dt=0.5, n_steps=2000, Integrator=gi.DOPRI853Integrator,
+        Integrator_kwargs={"atol": 1e-13, "rtol": 1e-13})
+    pos = orbit.xyz.to_value(u.kpc)  # (3, T, N)
+    vel = orbit.v_xyz.to_value(u.km / u.s)
+    T, N = pos.shape[1], pos.shape[2]
+    E, lz = integrals(model, pos.reshape(3, -1), vel.reshape(3, -1))
+    E, lz = E.reshape(T, N), lz.reshape(T, N)
+    assert np.median(np.ptp(pos[2], axis=0)) > 0.2  # the orbits do move vertically
+    assert np.max(np.abs(E / E[0] - 1)) < 1e-8
+    assert np.max(np.abs(lz / lz[0] - 1)) < 1e-8
+    mean = am.mean(E.ravel(), lz.ravel())
+    for el in ELEMENTS:
+        m = mean[el].reshape(T, N)
+        scale = np.abs(m[0]) + 0.1  # relative to the value (guarded near zero)
+        assert np.max(np.abs(m - m[0]) / scale) < 1e-8, el
+
+
+def test_phase_mixing_ks(mock_truth):
+    """Truth-model Staeckel theta_z of the population before the spatial selection
+    is uniform; the t = 0 initial conditions (all in the mid-plane) are not.
+
+    Before the selection, because a position-only selection legitimately
+    reshapes the angle distribution at fixed actions (e.g. a volume near the
+    plane favours theta_z near 0 and pi), even in a z-symmetric volume.
+    """
+    from oti.actions import actions_angles
+
+    s = phase_mixed_sample(mock_truth, 3000, seed=21)
+    model = truth_model(mock_truth)
+    p = {}
+    for key in ("", "_ic"):
+        a = actions_angles(model, s["xyz" + key], s["vxyz" + key])
+        assert a["ok"].all()
+        p[key] = stats.kstest(a["theta_z"].to_numpy() / (2 * np.pi), "uniform").pvalue
+        p[key + "R"] = stats.kstest(a["theta_R"].to_numpy() / (2 * np.pi), "uniform").pvalue
+    assert p[""] > 0.01 and p["R"] > 0.01
+    assert p["_ic"] < 1e-10
+
+
+def test_gradient_sizes(small_mock):
+    """Mean abundance varies by a few hundredths to ~0.1 dex across the z-v_z plane."""
+    truth = small_mock["truth_params"]
+    parent, _, _ = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL)
+    xyz, vxyz = _galactocentric(parent, truth)
+    model = truth_model(truth)
+    E, lz = integrals(model, xyz, vxyz)
+    mean = AbundanceModel(model).mean(E, lz)
+    z, vz = np.abs(xyz[2]), np.abs(vxyz[2])
+    assert np.mean(z < 1.5) > 0.98 and np.percentile(z, 90) > 0.3
+    assert np.percentile(vz, 90) > 25
+    # the model mean at the corners of |z| < 1.5 kpc, |v_z| < 60 km/s vs the centre
+    zb = np.digitize(z, [0.2, 0.5, 1.0, 1.5])
+    vb = np.digitize(vz, [10, 25, 40, 60])
+    for el in ELEMENTS:
+        bins = [mean[el][(zb == i) & (vb == j)] for i in range(4) for j in range(4)]
+        bm = [b.mean() for b in bins if b.size >= 15]
+        rng = max(bm) - min(bm)
+        assert 0.01 < rng < 0.12, (el, rng)
+
+
+# ------------------------------------------------------------ sensitivity
+
+def _a2(parent, xyz, vxyz, mdisk_f, hz, element, k=64):
+    from oti.actions import actions_angles
+    from oti.deviation import abundance_deviation
+    from oti.fourier import design_matrix, fit_fourier
+    from oti.potential import MassModel
+
+    a = actions_angles(MassModel(mdisk_f, hz), xyz, vxyz)
+    ok = a["ok"].to_numpy()
+    J = a[["J_R", "L_z", "J_z"]].to_numpy()[ok]
+    th = a["theta_z"].to_numpy()[ok]
+    delta, sig = abundance_deviation(J, parent[element].to_numpy()[ok],
+                                     parent[element + "_ERR"].to_numpy()[ok], k=k)
+    coeffs, cov = fit_fourier(th, delta, sig)
+    # the abundance errors leave out the intrinsic scatter: scale by the reduced chi^2
+    resid = (delta - design_matrix(th) @ coeffs) / sig
+    chi2 = np.sum(resid**2) / (resid.size - 5)
+    return coeffs[3], np.sqrt(cov[3, 3] * chi2)
+
+
+@pytest.mark.slow
+def test_sensitivity_a2_to_disk_mass(big_mock, capsys):
+    """a2(O_FE) with truth-frame actions: ~0 at the truth disk mass, clearly
+    non-zero with opposite signs at truth -/+ 0.4."""
+    truth = big_mock["truth_params"]
+    parent, _, _ = build_parent_sample(big_mock["allstar"], big_mock["gaia"], ALL)
+    xyz, vxyz = _galactocentric(parent, truth)
+    res = {}
+    for df in (-0.4, 0.0, 0.4):
+        res[df] = _a2(parent, xyz, vxyz, truth["mdisk_f"] + df, truth["hz"], "O_FE")
+    with capsys.disabled():
+        print("\n  a2(O_FE) vs f - f_true: " + ", ".join(
+            f"{df:+.1f}: {a:+.5f} +- {s:.5f} ({a / s:+.1f} sigma)" for df, (a, s) in res.items()))
+    a0, s0 = res[0.0]
+    assert abs(a0) < 3 * s0
+    (am, sm), (ap, sp) = res[-0.4], res[0.4]
+    assert abs(am) > 3 * sm and abs(ap) > 3 * sp
+    assert np.sign(am) != np.sign(ap)
