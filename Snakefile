@@ -24,6 +24,7 @@ include: "workflow/rules/actions.smk"
 include: "workflow/rules/grid.smk"
 include: "workflow/rules/optimize.smk"
 include: "workflow/rules/constraints.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:

@@ -2,10 +2,14 @@
 # (validated against workflow/schemas/config.schema.yaml with defaults set).
 
 import math
+from pathlib import Path
 
 from oti.catalog import DEFAULT_CUTS
 
 DATASET = config["dataset"]
+# where parallaxes and proper motions come from (dataset dr17; the mock always
+# reads its cross-match file, which is what it stands in for)
+ASTROMETRY = config["data"]["astrometry"] if DATASET == "dr17" else "gaiadr3"
 RES = f"results/{DATASET}"
 LOGS = f"{RES}/logs"
 BENCH = f"{RES}/benchmarks"
@@ -45,16 +49,21 @@ def chunk_trials(chunk):
 
 
 def catalog_files():
-    """The two FITS files the parent sample is built from."""
+    """The FITS files the parent sample is built from (named inputs of parent_sample).
+
+    mock: the two mock files. dr17: allStarLite, plus the Gaia DR3 cross-match
+    unless data.astrometry is "dr17" (DR17's own GAIAEDR3_* columns), in which
+    case the cross-match is neither an input nor downloaded.
+    """
     if DATASET == "mock":
         return {
             "allstar": "resources/mock/allStarLite-mock.fits",
             "gaia": "resources/mock/gaiadr3-xmatch-mock.fits",
         }
-    return {
-        "allstar": "resources/dr17/allStarLite-dr17-synspec_rev1.fits",
-        "gaia": "resources/dr17/allStar-dr17-synspec-gaiadr3-gaiasourcelite.fits",
-    }
+    files = {"allstar": "resources/dr17/allStarLite-dr17-synspec_rev1.fits"}
+    if ASTROMETRY == "gaiadr3":
+        files["gaia"] = "resources/dr17/allStar-dr17-synspec-gaiadr3-gaiasourcelite.fits"
+    return files
 
 
 def trial_files(wildcards=None):
@@ -68,18 +77,39 @@ def all_targets():
         f"{RES}/actions/fiducial.parquet",
         *expand(f"{RES}/grid/{{element}}.parquet", element=config["grid"]["elements"]),
         f"{RES}/constraints/grid_crossing.csv",
+        # trial outputs are targets, so a removed one is redone (and only it)
+        *trial_files(),
         f"{RES}/constraints/per_element.csv",
         f"{RES}/constraints/joint.csv",
         *expand(f"{RES}/table1.{{ext}}", ext=["tex", "md", "csv"]),
     ]
     if DATASET == "mock":
         t += [f"{RES}/recovery.md", f"{RES}/recovery.json"]
+    # figures (workflow/rules/figures.smk); the recovery figure for the mock only
+    t += expand(f"{RES}/figures/fig{{i}}.{{ext}}", i=range(1, 9), ext=["pdf", "png"])
+    if DATASET == "mock":
+        t += [f"{RES}/figures/recovery.pdf", f"{RES}/figures/recovery.png"]
     return t
 
 
 def download_source(name):
-    """URL and pinned digest/size of one DR17 file (config key data.*)."""
+    """URL, pinned digest/size and timeouts of one DR17 file (config keys data.*)."""
     d = config["data"]
     key = "allstar" if name.startswith("allStarLite") else "gaia"
-    return {"url": d[f"{key}_url"], "sha256": d[f"{key}_sha256"], "size": d[f"{key}_size"],
-            "config_key": f"data.{key}_url"}
+    return {
+        "url": d[f"{key}_url"],
+        "sha256": d[f"{key}_sha256"],
+        "size": d[f"{key}_size"],
+        "config_key": f"data.{key}_url",
+        "retries": d["retries"],
+        "connect_timeout": d["connect_timeout"],
+        "read_timeout": d["read_timeout"],
+    }
+
+
+def catalog_checks():
+    """Pinned SHA-256/size of the parent-sample inputs (dr17), verified before reading."""
+    if DATASET == "mock":
+        return {}
+    return {path: {k: download_source(Path(path).stem)[k] for k in ("sha256", "size")}
+            for path in catalog_files().values()}

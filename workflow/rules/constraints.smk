@@ -35,9 +35,9 @@ rule table1:
     input:
         joint=f"{RES}/constraints/joint.csv",
     output:
-        tex=f"{RES}/table1.tex",
-        md=f"{RES}/table1.md",
-        csv=f"{RES}/table1.csv",
+        tex=report(f"{RES}/table1.tex", caption="../report/table1.rst", category="Table 1"),
+        md=report(f"{RES}/table1.md", caption="../report/table1.rst", category="Table 1"),
+        csv=report(f"{RES}/table1.csv", caption="../report/table1.rst", category="Table 1"),
     params:
         exclude=config["exclude_from_joint"],
     log:
@@ -58,8 +58,8 @@ rule recovery:
         per_element=f"{RES}/constraints/per_element.csv",
         truth="resources/mock/truth.json",
     output:
-        md=f"{RES}/recovery.md",
-        json=f"{RES}/recovery.json",
+        md=report(f"{RES}/recovery.md", caption="../report/recovery.rst", category="Recovery"),
+        json=report(f"{RES}/recovery.json", caption="../report/recovery.rst", category="Recovery"),
     params:
         n_sigma=config["recovery"]["n_sigma"],
     log:

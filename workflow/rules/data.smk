@@ -28,16 +28,22 @@ rule mock_catalog:
         "../../scripts/mock_catalog.py"
 
 
+# Downloads (dataset: dr17) run on the submitting machine (localrules), one job
+# per file: streamed to <file>.part, resumed with HTTP Range, retried with
+# back-off, size/SHA-256 verified (pinned in config data.*, else recorded in
+# <file>.sha256), renamed into place only when complete, then write-protected.
+# Without a network the job fails within seconds with a message that names
+# the URL and says how to run offline (mock) or use files copied by hand.
 rule download_catalog:
     message:
-        "Downloading {wildcards.name} (resumable, verified)"
+        "Downloading {wildcards.name}.fits from {params.url} (resumable, verified)"
     output:
         protected("resources/dr17/{name}.fits"),
     wildcard_constraints:
         name="allStarLite-dr17-synspec_rev1|allStar-dr17-synspec-gaiadr3-gaiasourcelite",
     params:
         source=lambda wc: download_source(wc.name),
-        retries=config["data"]["retries"],
+        url=lambda wc: download_source(wc.name)["url"] or "<no URL configured>",
     retries: 2
     log:
         "resources/dr17/logs/download_{name}.log",
@@ -51,7 +57,7 @@ rule download_catalog:
 
 rule parent_sample:
     message:
-        "Reading, joining and cutting the {DATASET} catalog into the parent sample"
+        f"Reading, joining and cutting the {DATASET} catalog (astrometry: {ASTROMETRY}) into the parent sample"
     input:
         **catalog_files(),
     output:
@@ -61,6 +67,8 @@ rule parent_sample:
     params:
         elements=ELEMENTS,
         cuts=CUTS,
+        astrometry=ASTROMETRY,
+        checks=catalog_checks(),
     log:
         f"{LOGS}/parent_sample.log",
     benchmark:

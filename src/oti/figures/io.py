@@ -1,0 +1,49 @@
+"""Read the workflow's saved results for the figure rules and draw one figure.
+
+``draw(name, inputs, params)`` maps a figure name to its inputs (file paths
+as the rule gives them) and returns the matplotlib figure; the rule scripts
+only call it and :func:`oti.figures.save`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+def _sample(inp) -> pd.DataFrame:
+    from .sample import merge_sample
+
+    return merge_sample(pd.read_parquet(inp["parent"]), pd.read_parquet(inp["fiducial"]))
+
+
+def draw(name: str, inp, params):
+    """Figure ``name`` from the rule's input paths ``inp`` and ``params`` (mappings)."""
+    from . import constraints, grid, orbits, sample
+
+    if name == "fig1":
+        return sample.fig1(pd.read_parquet(inp["quality"]), _sample(inp), params["polygon"])
+    if name == "fig2":
+        return sample.fig2(_sample(inp), list(params["elements"]))
+    if name == "fig3":
+        with open(inp["meta"]) as fh:
+            meta = json.load(fh)
+        return orbits.fig3(pd.read_parquet(inp["orbits"]), meta)
+    if name == "fig4":
+        return orbits.fig4(_sample(inp), pd.read_parquet(inp["orbits"]), params["element"],
+                           tuple(params["mdisk_fs"]))
+    if name == "fig5":
+        return grid.fig5(pd.read_parquet(inp["coeffs"]), pd.read_parquet(inp["binned"]), params["element"])
+    if name == "fig6":
+        return grid.fig6(pd.read_parquet(inp["coeffs"]), pd.read_csv(inp["crossing"]), params["element"])
+    if name in ("fig7", "fig8"):
+        fn = constraints.fig7 if name == "fig7" else constraints.fig8
+        return fn(pd.read_csv(inp["per_element"]), pd.read_csv(inp["joint"]), list(params["exclude"]))
+    if name == "recovery":
+        with open(inp["recovery"]) as fh:
+            return constraints.recovery(json.load(fh))
+    raise ValueError(f"unknown figure {name!r}")
