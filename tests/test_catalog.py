@@ -222,3 +222,66 @@ def test_in_polygon_basic():
     x = np.array([0.5, 1.5, np.nan, 0.2])
     y = np.array([0.5, 0.5, 0.5, 0.9])
     np.testing.assert_array_equal(in_polygon(x, y, sq), [True, False, False, True])
+
+
+# ------------------------------------------------- astrometry source (DR17's own columns)
+def test_dr17_astrometry_gives_the_same_parent_sample(small_mock, default_run):
+    """DR17's GAIAEDR3_* columns (float32) give the cross-match's parent sample."""
+    parent, cutflow, prealpha = default_run
+    p2, c2, pre2 = build_parent_sample(small_mock["allstar"], None, ALL, astrometry="dr17")
+    # the join step becomes gaiaedr3_match and removes the same rows
+    assert c2["cut"].tolist() == ["gaiaedr3_match" if c == "gaia_join" else c
+                                  for c in cutflow["cut"]]
+    assert c2["n_remaining"].tolist() == cutflow["n_remaining"].tolist()
+    assert list(p2.columns) == list(parent.columns)
+    assert p2["APOGEE_ID"].tolist() == parent["APOGEE_ID"].tolist()
+    # float32 in allStar vs float64 in the cross-match: equal to float32 precision
+    f32 = ["parallax", "pmra", "pmdec"]
+    pd.testing.assert_frame_equal(p2.drop(columns=f32), parent.drop(columns=f32), check_exact=True)
+    pd.testing.assert_frame_equal(p2[f32], parent[f32], check_exact=False, rtol=1e-6, atol=1e-6)
+    pd.testing.assert_frame_equal(pre2, prealpha, check_exact=True)
+
+
+def test_dr17_astrometry_needs_no_crossmatch_file(small_mock, tmp_path):
+    missing = tmp_path / "no-such-crossmatch.fits"
+    p, _, _ = build_parent_sample(small_mock["allstar"], missing, ALL, astrometry="dr17")
+    assert len(p) == small_mock["summary"]["n_parent_default"]
+    with pytest.raises(CatalogError, match="cross-match"):
+        build_parent_sample(small_mock["allstar"], None, ALL)
+    with pytest.raises(CatalogError, match="astrometry source 'gaia'"):
+        build_parent_sample(small_mock["allstar"], None, ALL, astrometry="gaia")
+
+
+def test_dr17_astrometry_missing_columns_and_matches(small_mock, tmp_path):
+    bad = _rewrite(small_mock["allstar"], tmp_path / "noplx17.fits", drop="GAIAEDR3_PARALLAX")
+    with pytest.raises(CatalogError, match=r"noplx17\.fits.*GAIAEDR3_PARALLAX"):
+        build_parent_sample(bad, None, ALL, astrometry="dr17")
+
+    def no_match(c):
+        if c.name == "GAIAEDR3_SOURCE_ID":
+            return fits.Column(name=c.name, format="K", array=np.zeros(len(c.array), np.int64))
+        if c.name == "GAIAEDR3_PMRA":  # a -9999 sentinel counts as missing
+            return fits.Column(name=c.name, format="E",
+                               array=np.full(len(c.array), -9999.0, np.float32))
+        return c
+
+    bad = _rewrite(small_mock["allstar"], tmp_path / "nomatch.fits", replace=no_match)
+    with pytest.raises(CatalogError, match=r"GAIAEDR3_SOURCE_ID > 0"):
+        build_parent_sample(bad, None, ALL, astrometry="dr17")
+
+
+def test_dr17_astrometry_sentinel_is_missing(small_mock, tmp_path):
+    def sentinel_pm(c):
+        if c.name == "GAIAEDR3_PMRA":
+            a = np.array(c.array, np.float32)
+            a[:50] = -9999.0
+            return fits.Column(name=c.name, format="E", array=a)
+        return c
+
+    src = _rewrite(small_mock["allstar"], tmp_path / "sentinel.fits", replace=sentinel_pm)
+    p, cut, _ = build_parent_sample(src, None, ALL, astrometry="dr17")
+    assert np.isfinite(p["pmra"]).all()
+    base = dict(zip(*build_parent_sample(small_mock["allstar"], None, ALL,
+                                         astrometry="dr17")[1][["cut", "n_removed"]].T.values))
+    removed = dict(zip(cut["cut"], cut["n_removed"]))
+    assert removed["finite_kinematics"] > base["finite_kinematics"]

@@ -60,6 +60,34 @@ def test_file_format(small_mock):
         assert d.dtype["apogee_id"].kind == "S"
 
 
+def test_dr17_own_gaia_columns(small_mock):
+    """allStar's GAIAEDR3_* columns: DR17 dtypes, the cross-match's values, NaN without one."""
+    dtypes = {"GAIAEDR3_SOURCE_ID": ">i8", **{c: ">f4" for c in (
+        "GAIAEDR3_PARALLAX", "GAIAEDR3_PARALLAX_ERROR", "GAIAEDR3_PMRA", "GAIAEDR3_PMRA_ERROR",
+        "GAIAEDR3_PMDEC", "GAIAEDR3_PMDEC_ERROR")}}
+    with fits.open(small_mock["allstar"]) as h:
+        a = h[1].data
+        for col, dt in dtypes.items():
+            assert a.dtype[col].str == dt, col
+        ids = np.char.strip(a["APOGEE_ID"].astype("U"))
+        sid = np.array(a["GAIAEDR3_SOURCE_ID"])
+        plx = np.array(a["GAIAEDR3_PARALLAX"], float)
+        pmdec = np.array(a["GAIAEDR3_PMDEC"], float)
+    with fits.open(small_mock["gaia"]) as h:
+        g = h[1].data
+        gmap = {i: k for k, i in enumerate(np.char.strip(g["apogee_id"].astype("U")))}
+        gsid, gplx, gpmdec = (np.array(g[c]) for c in ("source_id", "parallax", "pmdec"))
+    no_match = set(small_mock["truth_doc"]["decoy_ids"]["gaia_join"])
+    for k, i in enumerate(ids):
+        if i in no_match:
+            assert sid[k] == 0 and np.isnan(plx[k]) and np.isnan(pmdec[k])
+        else:
+            j = gmap[i]
+            assert sid[k] == gsid[j]
+            assert plx[k] == np.float32(gplx[j])
+            assert pmdec[k] == np.float32(gpmdec[j]) or (np.isnan(pmdec[k]) and np.isnan(gpmdec[j]))
+
+
 def test_truth_file(small_mock, mock_truth):
     doc = small_mock["truth_doc"]
     from oti import __version__

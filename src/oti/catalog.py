@@ -9,6 +9,9 @@ order, each one a row of the cut flow:
 
  1. ``allstar``            rows of the allStar file (no cut)
  2. ``gaia_join``          inner join with the Gaia cross-match
+                           (``astrometry="gaiadr3"``), or ``gaiaedr3_match``:
+                           rows whose own GAIAEDR3_SOURCE_ID is a Gaia source
+                           (> 0) (``astrometry="dr17"``, see below)
  3. ``aspcapflag``         ASPCAPFLAG bits ``aspcapflag_bits`` clear
  4. ``teff``               teff_min < TEFF < teff_max
  5. ``logg``               logg_min < LOGG < logg_max
@@ -30,6 +33,24 @@ order, each one a row of the cut flow:
 The sample after step 14 is the "pre-alpha" sample of the paper's Fig. 1.
 NaN values fail every comparison, so they are removed by the step that
 tests them.
+
+Astrometry source (``astrometry``):
+
+* ``"gaiadr3"`` (default): source_id, ra, dec, parallax, parallax_error,
+  pmra, pmdec from the Gaia DR3 cross-match file (the torusimaging
+  tutorial's ``allStar-dr17-synspec-gaiadr3-gaiasourcelite.fits``, Gaia
+  archive names), joined as above.
+* ``"dr17"``: no cross-match file; the same quantities come from DR17's own
+  columns of allStar(Lite) (:data:`DR17_ASTROMETRY`: ``GAIAEDR3_SOURCE_ID``
+  int64, ``GAIAEDR3_PARALLAX``, ``GAIAEDR3_PARALLAX_ERROR``,
+  ``GAIAEDR3_PMRA``, ``GAIAEDR3_PMDEC`` float32), with ra, dec = the allStar
+  ``RA``, ``DEC`` (2MASS positions, J2000; the Galactocentric transform does
+  not notice the arcsecond-level epoch difference). Gaia EDR3 and DR3 share
+  the astrometric solution, so parallaxes and proper motions are the same
+  numbers (stored as float32 instead of float64). Step 2 is then
+  ``gaiaedr3_match`` (drop rows without a Gaia EDR3 source: source id <= 0,
+  the value of rows without a match), which removes the same rows as the join.
+  Sentinel values (<= -9998) in these columns count as missing (NaN).
 """
 
 from __future__ import annotations
@@ -85,6 +106,20 @@ MISSING_SENTINEL = -9998.0
 
 _GAIA_COLUMNS = ("apogee_id", "source_id", "ra", "dec", "parallax",
                  "parallax_error", "pmra", "pmdec")
+
+#: astrometry sources of :func:`build_parent_sample` (config key data.astrometry)
+ASTROMETRY_SOURCES: tuple[str, ...] = ("gaiadr3", "dr17")
+
+#: parent-table column <- DR17 allStar column, for ``astrometry="dr17"``
+DR17_ASTROMETRY: dict[str, str] = {
+    "source_id": "GAIAEDR3_SOURCE_ID",
+    "ra": "RA",
+    "dec": "DEC",
+    "parallax": "GAIAEDR3_PARALLAX",
+    "parallax_error": "GAIAEDR3_PARALLAX_ERROR",
+    "pmra": "GAIAEDR3_PMRA",
+    "pmdec": "GAIAEDR3_PMDEC",
+}
 
 
 class CatalogError(ValueError):
@@ -204,17 +239,23 @@ def _merge_cuts(cuts: dict | None) -> dict:
 # --------------------------------------------------------------------- main
 def build_parent_sample(
     allstar_path: str | os.PathLike,
-    gaia_path: str | os.PathLike,
+    gaia_path: str | os.PathLike | None,
     elements: list[str],
     cuts: dict | None = None,
+    *,
+    astrometry: str = "gaiadr3",
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Join, cut and convert: ``(parent, cutflow, prealpha)``.
 
+    ``astrometry``: ``"gaiadr3"`` takes the astrometry from the cross-match
+    file ``gaia_path``; ``"dr17"`` from allStar's own ``GAIAEDR3_*`` columns
+    (``gaia_path`` is then not read and may be None). See the module docs.
+
     ``parent``: one row per star, columns :data:`PARENT_COLUMNS` (APOGEE_ID
-    str, source_id int64, ra/dec [deg] (Gaia), parallax, parallax_error
-    [mas], pmra, pmdec [mas/yr], rv = VHELIO_AVG [km/s], TEFF [K], LOGG,
-    SNR, M_H, ALPHA_M) plus ``<EL>`` and ``<EL>_ERR`` for each element, all
-    numbers float64. ``cutflow``: columns ``cut, n_remaining, n_removed`` in
+    str, source_id int64, ra/dec [deg] (Gaia; allStar RA/DEC for astrometry
+    "dr17"), parallax, parallax_error [mas], pmra, pmdec [mas/yr], rv =
+    VHELIO_AVG [km/s], TEFF [K], LOGG, SNR, M_H, ALPHA_M) plus ``<EL>`` and
+    ``<EL>_ERR`` for each element, all numbers float64. ``cutflow``: columns ``cut, n_remaining, n_removed`` in
     the order of the module docstring. ``prealpha``: ``M_H, ALPHA_M`` of the
     sample after every cut but the low-alpha polygon (paper Fig. 1).
 
@@ -228,7 +269,14 @@ def build_parent_sample(
     bad_el = [e for e in elements if not isinstance(e, str) or not e]
     if bad_el:
         raise CatalogError(f"invalid element names {bad_el}")
-    allstar_path, gaia_path = Path(allstar_path), Path(gaia_path)
+    if astrometry not in ASTROMETRY_SOURCES:
+        raise CatalogError(f"unknown astrometry source {astrometry!r} "
+                           f"(expected one of {', '.join(ASTROMETRY_SOURCES)})")
+    if astrometry == "gaiadr3" and gaia_path is None:
+        raise CatalogError("astrometry 'gaiadr3' needs the Gaia DR3 cross-match file "
+                           "(or use astrometry 'dr17': DR17's own GAIAEDR3_* columns)")
+    allstar_path = Path(allstar_path)
+    gaia_path = Path(gaia_path) if gaia_path is not None else None
 
     target_cols = list(c["target_bits"])
     kinds: dict[str, str] = {
@@ -244,10 +292,11 @@ def build_parent_sample(
         kinds["STARFLAG"] = "int"
     if c["require_memberflag_zero"]:
         kinds["MEMBERFLAG"] = "int"
+    kinds_base = set(kinds)
+    if astrometry == "dr17":
+        for out, col in DR17_ASTROMETRY.items():
+            kinds[col] = "int" if out == "source_id" else "float"
     a = _read_columns(allstar_path, kinds)
-    g = _read_columns(gaia_path, {c: ("str" if c == "apogee_id" else
-                                      "int" if c == "source_id" else "float")
-                                  for c in _GAIA_COLUMNS})
 
     flow: list[tuple[str, int]] = []
     n_all = a["APOGEE_ID"].size
@@ -255,19 +304,39 @@ def build_parent_sample(
     if n_all == 0:
         raise CatalogError(f"{allstar_path}: the allStar table has no rows")
 
-    # ---- join: first Gaia row per apogee_id (the real file is row-matched to allStar)
-    gdf = pd.DataFrame(g)
-    gdf = gdf[gdf["apogee_id"] != ""].drop_duplicates("apogee_id", keep="first")
-    adf = pd.DataFrame(a)
-    adf["_row"] = np.arange(n_all)
-    df = adf.merge(gdf, how="inner", left_on="APOGEE_ID", right_on="apogee_id",
-                   sort=False, validate="many_to_one")
-    df = df.sort_values("_row", kind="stable").reset_index(drop=True)
-    flow.append(("gaia_join", len(df)))
-    if len(df) == 0:
-        raise CatalogError(
-            f"join of {allstar_path} (column APOGEE_ID) with {gaia_path} (column apogee_id) "
-            f"has no matches")
+    if astrometry == "gaiadr3":
+        g = _read_columns(gaia_path, {c: ("str" if c == "apogee_id" else
+                                          "int" if c == "source_id" else "float")
+                                      for c in _GAIA_COLUMNS})
+        # ---- join: first Gaia row per apogee_id (the real file is row-matched to allStar)
+        gdf = pd.DataFrame(g)
+        gdf = gdf[gdf["apogee_id"] != ""].drop_duplicates("apogee_id", keep="first")
+        adf = pd.DataFrame(a)
+        adf["_row"] = np.arange(n_all)
+        df = adf.merge(gdf, how="inner", left_on="APOGEE_ID", right_on="apogee_id",
+                       sort=False, validate="many_to_one")
+        df = df.sort_values("_row", kind="stable").reset_index(drop=True)
+        flow.append(("gaia_join", len(df)))
+        if len(df) == 0:
+            raise CatalogError(
+                f"join of {allstar_path} (column APOGEE_ID) with {gaia_path} (column apogee_id) "
+                f"has no matches")
+    else:
+        # ---- DR17's own Gaia EDR3 columns (same astrometric solution as DR3)
+        adf = pd.DataFrame({k: v for k, v in a.items()
+                            if k not in DR17_ASTROMETRY.values() or k in kinds_base})
+        adf["_row"] = np.arange(n_all)
+        for out, col in DR17_ASTROMETRY.items():
+            v = a[col]
+            if out != "source_id":
+                v = np.where(v > MISSING_SENTINEL, v, np.nan)
+            adf[out] = v
+        df = adf.loc[adf["source_id"].to_numpy() > 0].reset_index(drop=True)
+        flow.append(("gaiaedr3_match", len(df)))
+        if len(df) == 0:
+            raise CatalogError(
+                f"{allstar_path}: no row has a Gaia EDR3 match (GAIAEDR3_SOURCE_ID > 0); "
+                f"astrometry 'dr17' needs DR17's GAIAEDR3_* columns filled")
 
     def apply(name: str, keep: np.ndarray, what: str) -> None:
         nonlocal df

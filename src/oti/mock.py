@@ -42,10 +42,12 @@ What it is (DESIGN section 5):
 Column names and dtypes follow the DR17 allStar data model (RA/DEC float64;
 TEFF, LOGG, SNR, VHELIO_AVG, M_H, ALPHA_M and X_FE (+ _ERR) float32; the
 APOGEE(2)_TARGET* columns int32 -- bit 31 set makes them negative, as in DR17;
-ASPCAPFLAG, STARFLAG and MEMBERFLAG int64; EXTRATARG int16) and the Gaia DR3
-archive (lowercase; source_id int64; ra, dec, parallax, pmra, pmdec float64;
-their errors float32). Missing abundances are NaN (DR17 convention; earlier
-releases used -9999).
+ASPCAPFLAG, STARFLAG and MEMBERFLAG int64; EXTRATARG int16; DR17's own Gaia
+EDR3 columns GAIAEDR3_SOURCE_ID int64 and GAIAEDR3_PARALLAX, _PMRA, _PMDEC
+(+ _ERROR) float32, equal to the cross-match values, source id 0 and NaN on
+rows without a cross-match) and the Gaia DR3 archive (lowercase; source_id
+int64; ra, dec, parallax, pmra, pmdec float64; their errors float32).
+Missing abundances are NaN (DR17 convention; earlier releases used -9999).
 """
 
 from __future__ import annotations
@@ -856,6 +858,22 @@ def generate_mock(
         ("pmdec_error", "E", G(with_dups(pmdec_err)).astype(f32), "mas/yr"),
         ("ruwe", "E", G(with_dups(drng.lognormal(np.log(1.0), 0.08, n))).astype(f32), None),
         ("phot_g_mean_mag", "E", G(with_dups(drng.uniform(8.0, 15.0, n))).astype(f32), "mag"),
+    ]
+    # DR17's own Gaia EDR3 columns of allStar (same astrometric solution as the
+    # cross-match; float32 as in the DR17 data model): the cross-match values,
+    # NaN and source id 0 on rows without a cross-match row
+    def own(a):
+        return np.where(has_gaia, P(with_dups(a)), np.nan).astype(f32)
+
+    allstar_cols += [
+        ("GAIAEDR3_SOURCE_ID", "K", np.where(has_gaia, P(with_dups(source_id)), 0)
+         .astype(np.int64), None),
+        ("GAIAEDR3_PARALLAX", "E", own(obs["parallax"]), "mas"),
+        ("GAIAEDR3_PARALLAX_ERROR", "E", own(plx_err), "mas"),
+        ("GAIAEDR3_PMRA", "E", own(obs["pmra"]), "mas/yr"),
+        ("GAIAEDR3_PMRA_ERROR", "E", own(pmra_err), "mas/yr"),
+        ("GAIAEDR3_PMDEC", "E", own(obs["pmdec"]), "mas/yr"),
+        ("GAIAEDR3_PMDEC_ERROR", "E", own(pmdec_err), "mas/yr"),
     ]
 
     # ---- summary, truth

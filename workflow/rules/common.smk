@@ -89,6 +89,7 @@ def all_targets():
     t += expand(f"{RES}/figures/fig{{i}}.{{ext}}", i=range(1, 9), ext=["pdf", "png"])
     if DATASET == "mock":
         t += [f"{RES}/figures/recovery.pdf", f"{RES}/figures/recovery.png"]
+    t += [f"{RES}/validation/{n}" for n in ("actions.parquet", "summary.csv", "fig_validation.pdf", "fig_validation.png")]
     return t
 
 

@@ -45,6 +45,9 @@ rule download_catalog:
         source=lambda wc: download_source(wc.name),
         url=lambda wc: download_source(wc.name)["url"] or "<no URL configured>",
     retries: 2
+    resources:
+        # which Snakemake attempt this is (seen by the script; not a limit)
+        download_attempt=lambda wc, attempt: attempt,
     log:
         "resources/dr17/logs/download_{name}.log",
     benchmark:
