@@ -25,6 +25,7 @@ include: "workflow/rules/grid.smk"
 include: "workflow/rules/optimize.smk"
 include: "workflow/rules/constraints.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/validation.smk"
 
 
 rule all:
