@@ -1,5 +1,7 @@
 """Rules validate_actions and fig_validation: the Staeckel-fudge accuracy check."""
 
+import logging
+
 import pandas as pd
 
 from oti.io import run_script, write_csv, write_parquet
@@ -20,7 +22,9 @@ def compute(smk):
 def figure(smk):
     from oti.figures import save
 
-    save(plot_validation(pd.read_parquet(smk.input.table), hz=smk.params.hz), smk.output.pdf, smk.output.png)
+    table = pd.read_parquet(smk.input.table)
+    save(plot_validation(table, hz=smk.params.hz), smk.output.pdf, smk.output.png)
+    logging.getLogger("oti").info("validation figure from %d (star, f) rows: %s", len(table), smk.output.png)
 
 
 def main(smk):
