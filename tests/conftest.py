@@ -47,3 +47,17 @@ def exact_mock(tmp_path_factory):
 def big_mock(tmp_path_factory):
     """40,000-star mock for the sensitivity test (~15-25 s to make)."""
     return _make_mock(tmp_path_factory, "mock_big", 40000, seed=2021)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The real workflow on tests/data/tiny.yaml, every target, run once per session.
+
+    Shared by the workflow, figure and validation tests (each of which leaves
+    the run complete again if it removes an output).
+    """
+    from workflow_helpers import REPO, make_workdir, snakemake
+
+    wd = make_workdir(tmp_path_factory.mktemp("tiny_run"), REPO / "tests" / "data" / "tiny.yaml")
+    snakemake(wd, "--cores", "2", "--configfile", "tiny.yaml")
+    return wd

@@ -14,7 +14,7 @@ from oti.figures import png_size
 from oti.figures.grid import pick_grid_values
 from oti.orbits import illustrative_orbits, solve_initial_conditions
 from oti.potential import MassModel
-from workflow_helpers import REPO, make_workdir, snakemake
+from workflow_helpers import REPO, snakemake
 
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 RES = "results/mock"
@@ -74,11 +74,9 @@ def test_pick_grid_values():
 
 # ------------------------------------------------------- workflow (tiny config)
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The tiny config run once, every target including all figures."""
-    wd = make_workdir(tmp_path_factory.mktemp("figs"), TINY)
-    snakemake(wd, "--cores", "2", "--configfile", "tiny.yaml")
-    return wd
+def run(tiny_run):
+    """The tiny config run once, every target including all figures (conftest.py)."""
+    return tiny_run
 
 
 @pytest.mark.workflow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,11 +17,9 @@ RES = "results/mock"
 
 
 @pytest.fixture(scope="module")
-def run1(tmp_path_factory):
-    """The tiny config run once with --cores 2 (shared by the checks below)."""
-    wd = make_workdir(tmp_path_factory.mktemp("wf1"), TINY)
-    snakemake(wd, "--cores", "2", "--configfile", "tiny.yaml")
-    return wd
+def run1(tiny_run):
+    """The tiny config run once with --cores 2 (session fixture in conftest.py)."""
+    return tiny_run
 
 
 def test_every_output_exists_and_is_well_formed(run1):

@@ -612,7 +612,7 @@ def generate_mock(
 
     # ---- how many stars with orbits are needed
     nd = _n_decoys(n_stars, decoy_fraction, decoy_min)
-    n_target_cols = len(TARGET_BITS)
+
     counts: dict[str, int] = {c: nd for c in DECOY_CLASSES}
     counts["finite_abundances"] = max(nd, len(ELEMENTS))
     n_opt = counts["starflag"] + counts["memberflag"]

@@ -19,10 +19,10 @@ from . import constants as K
 from .actions import actions_angles, drop_failures
 from .bootstrap import resample_index
 from .constraints import (
-    Constraint, a2_crossing, constraint_from_row, constraints_table,
+    a2_crossing, constraints_table,
     derived_quantities, element_constraint, joint_constraint,
 )
-from .deviation import abundance_deviation, neighbour_indices
+from .deviation import abundance_deviation
 from .fourier import COEFF_NAMES, fit_fourier
 from .frame import FastFrame
 from .objective import TrialSettings, run_trial

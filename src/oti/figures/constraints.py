@@ -3,6 +3,8 @@ mock recovery figure (constraints versus the injected truth)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
@@ -10,6 +12,9 @@ from matplotlib.patches import Ellipse
 
 from .. import constants as K
 from . import ELEMENT_COLOURS, PARAM_LABELS, VERMILLION, element_label, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PARAMS = K.PARAM_NAMES  # (mdisk_f, hz, zsun, vzsun)
 FIDUCIAL = dict(zip(PARAMS, K.X0))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from ..fourier import COEFF_NAMES, model
 from . import BLUE, VERMILLION, element_label, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MILLI = 1e3  # plotted in units of 1e-3 dex
 ANGLE_TICKS = ([0, np.pi / 2, np.pi, 3 * np.pi / 2, 2 * np.pi],

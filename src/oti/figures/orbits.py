@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from . import BLUE, ORANGE, VERMILLION, element_label, new_figure
 from .sample import KMS, mean_map, zvz_edges
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ANGLE_CMAP = "twilight"  # cyclic and perceptually uniform: angles wrap at 2 pi
 

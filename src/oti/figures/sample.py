@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
@@ -9,6 +11,9 @@ from matplotlib.patches import Polygon
 
 from .. import constants as K
 from . import VERMILLION, element_label, fig2_grid, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 KMS = r"km s$^{-1}$"
 
