@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=56000, help="number of stars")
     ap.add_argument("--hot", action="store_true", help="hot sample instead of thin disk")
     ap.add_argument("--repeats", type=int, default=5, help="fast-path repeats (median)")
-    ap.add_argument("--galpy-repeats", type=int, default=1, help="galpy repeats (median)")
+    ap.add_argument("--galpy-repeats", type=int, default=3, help="galpy repeats (median)")
     ap.add_argument("--order", type=int, default=10)
     ap.add_argument("--mdisk-f", type=float, default=1.0)
     ap.add_argument("--hz", type=float, default=0.28)
@@ -71,6 +71,12 @@ def main() -> None:
         return float(np.median(ts))
 
     t_fast = time_fast(1)
+    # the one-star-at-a-time path alone (no lock-step batches), for reference
+    sf._batched = False
+    try:
+        t_scalar = time_fast(1)
+    finally:
+        sf._batched = True
     t = time.perf_counter()
     for _ in range(args.repeats):
         sf.staeckel_delta_fast(params, cyl["R"], cyl["z"])
@@ -93,6 +99,15 @@ def main() -> None:
     print(f"fast  actionsFreqsAngles, 1 thread    : {t_fast * us:8.3f} us/star "
           f"(incl. delta; delta alone {t_delta * us:.3f} us/star)")
     print(f"ratio galpy / fast (1 thread)         : {t_galpy / t_fast:8.1f}x")
+    print(f"scalar path only (no batches), 1 thread: {t_scalar * us:8.3f} us/star "
+          f"(ratio galpy / scalar {t_galpy / t_scalar:.1f}x)")
+    # fraction of stars the lock-step batches hand to the scalar path
+    xg, wg = sf.gl_nodes(args.order)
+    fargs = tuple(np.ascontiguousarray(a) for a in gargs) + (
+        np.ascontiguousarray(delta[good] / ro),)
+    hard = np.ones(good.sum(), dtype=bool)
+    sf._kernel_serial(*fargs, sf._ptuple(params), xg, wg, np.empty((9, good.sum())), hard, True)
+    print(f"stars handed to the scalar path       : {hard.mean() * 100:.2f} %")
     if args.threads and args.threads > 1:
         t_par = time_fast(args.threads)
         print(f"fast, {args.threads} threads                  : {t_par * us:8.3f} us/star "

@@ -203,3 +203,69 @@ def test_backend_tables_match():
     for col in ("theta_R", "theta_phi", "theta_z"):
         d = _angdiff(tf[col].to_numpy()[ok], tg[col].to_numpy()[ok])
         assert np.percentile(d, 99) < 1e-7, col
+
+
+def _hard_sample():
+    """Hot disk stars plus stars at turning points, in the plane, near the axis,
+    on circular, radial and unbound orbits (the batched path's hand-offs)."""
+    model = MassModel(1.0, 0.28)
+    xyz, vxyz = _sample("hot", seed=33)
+    cyl = {k: v[:1500] for k, v in cylindrical(xyz, vxyz).items()}
+    vc = float(model.vcirc(8.0))
+    extra = np.array([
+        [8.0, 0.0, 0.3, 0.0, vc, 0.0],
+        [8.0, 0.0, 0.3, 30.0, vc, 0.0],
+        [8.0, 0.5, -1.0, 0.0, 5.0, 10.0],
+        [8.0, 1.0, 2.0, 100.0, -3.0, 50.0],
+        [8.0, 0.3, 0.0, 800.0, 200.0, 10.0],
+        [8.0, 0.3, 0.0, 0.0, 200.0, 0.0],
+        [8.0, 0.3, 0.0, 0.0, vc, 0.0],
+        [3.0, 2.0, 1.0, 50.0, 100.0, 80.0],
+        [8.0, 0.0, 0.3, 0.0, 0.0, 0.0],
+        [0.5, 0.1, 0.3, 10.0, 50.0, 30.0],
+        [0.2, 3.0, 0.3, 10.0, 5.0, 30.0],
+        [20.0, 5.0, 0.3, 10.0, 150.0, 30.0],
+    ]).T
+    for i, k in enumerate(("R", "z", "phi", "vR", "vT", "vz")):
+        cyl[k] = np.concatenate([cyl[k], extra[i]])
+    delta = np.concatenate([np.full(1500, np.nan), np.full(extra.shape[1], 4.0)])
+    d0 = sf.staeckel_delta_fast(model.natural_params(), cyl["R"][:1500], cyl["z"][:1500])
+    delta[:1500] = d0
+    return model, cyl, delta
+
+
+def test_batched_path_matches_scalar_path(monkeypatch):
+    """Lock-step batches (vector elementary functions) against the one-star path
+    (same bars as against galpy)."""
+    model, cyl, delta = _hard_sample()
+    _, a = sf.actions_freqs_angles_fast(model.natural_params(), cyl, delta_kpc=delta)
+    monkeypatch.setattr(sf, "_batched", False)
+    _, b = sf.actions_freqs_angles_fast(model.natural_params(), cyl, delta_kpc=delta)
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    assert np.array_equal(_failed(a), _failed(b))
+    k = ~_failed(a)
+    np.testing.assert_array_equal(a[1, k], b[1, k])
+    for row in (0, 2, 3, 4, 5):
+        r = _rel(a[row, k], b[row, k])
+        assert np.median(r) <= 1e-10 and np.percentile(r, 99) <= 1e-8, (row, np.max(r))
+    for row in (6, 7, 8):
+        d = _angdiff(a[row, k], b[row, k])
+        assert np.median(d) <= 1e-9 and np.percentile(d, 99) <= 1e-7, (row, np.max(d))
+
+
+def test_batched_path_hands_off_few_stars():
+    """Thin-disk stars: almost all go through the batches; the rest are redone one by one."""
+    model = MassModel(1.0, 0.28)
+    xyz, vxyz = _sample("cold", seed=8)
+    cyl = cylindrical(xyz, vxyz)
+    delta = sf.staeckel_delta_fast(model.natural_params(), cyl["R"], cyl["z"])
+    g = np.isfinite(delta)
+    args = tuple(np.ascontiguousarray(x) for x in (
+        cyl["R"][g] / RO, cyl["vR"][g] / VO, cyl["vT"][g] / VO, cyl["z"][g] / RO,
+        cyl["vz"][g] / VO, cyl["phi"][g], delta[g] / RO))
+    xg, wg = sf.gl_nodes(10)
+    out = np.empty((9, g.sum()))
+    hard = np.ones(g.sum(), dtype=bool)
+    sf._kernel_serial(*args, sf._ptuple(model.natural_params()), xg, wg, out, hard, True)
+    assert hard.mean() < 0.05
+    assert np.all(np.isfinite(out))

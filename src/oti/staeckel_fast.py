@@ -270,60 +270,6 @@ def _dsv_model(v, E, L2, dsh, dch, sinh2u0, P):
 # root finding inside a bracket (replaces GSL brent; same root)
 # ----------------------------------------------------------------------------
 @njit(**_JIT)
-def _root_u(lo, hi, E, I3U, L2, delta, c0, P):
-    """Root of S_u in [lo, hi]; returns (root, ok). ok False = GSL EINVAL."""
-    if lo > hi:
-        return lo, False
-    flo = _su(lo, E, I3U, L2, delta, c0, P)
-    fhi = _su(hi, E, I3U, L2, delta, c0, P)
-    return _newton(lo, hi, flo, fhi, 0, E, I3U, L2, delta, c0, 0.0, 0.0, 0.0, P)
-
-
-@njit(**_JIT)
-def _root_v(lo, hi, E, I3V, L2, dsh, dch, sinh2u0, c1, P):
-    if lo > hi:
-        return lo, False
-    flo = _sv(lo, E, I3V, L2, dsh, dch, sinh2u0, c1, P)
-    fhi = _sv(hi, E, I3V, L2, dsh, dch, sinh2u0, c1, P)
-    return _newton(lo, hi, flo, fhi, 1, E, I3V, L2, dsh, dch, sinh2u0, c1, 0.0, P)
-
-
-@njit(**_JIT)
-def _newton(lo, hi, flo, fhi, which, E, I3, L2, d1, d2, d3, d4, d5, P):
-    if (flo < 0.0 and fhi < 0.0) or (flo > 0.0 and fhi > 0.0):
-        return lo, False
-    if not (flo == flo and fhi == fhi):
-        return lo, False
-    if flo == 0.0:
-        return lo, True
-    if fhi == 0.0:
-        return hi, True
-    neg_lo = flo < 0.0
-    x = lo - flo * (hi - lo) / (fhi - flo)
-    if not (x > lo and x < hi):
-        x = 0.5 * (lo + hi)
-    for _ in range(200):
-        if which == 0:
-            f, df = _su_d(x, E, I3, L2, d1, d2, P)
-        else:
-            f, df = _sv_d(x, E, I3, L2, d1, d2, d3, d4, P)
-        if f == 0.0:
-            return x, True
-        if (f < 0.0) == neg_lo:
-            lo = x
-        else:
-            hi = x
-        xn = x - f / df
-        if not (xn > lo and xn < hi):
-            xn = 0.5 * (lo + hi)
-        dx = xn - x
-        x = xn
-        if abs(dx) <= 1e-11 * abs(x) or hi - lo <= 4.0e-16 * abs(x):
-            break
-    return x, True
-
-
-@njit(**_JIT)
 def _roots3(a0, b0, a1, b1, a2, b2, solve_u, solve_v, E, I3U, I3V, L2, delta, c0,
             dsh, dch, sinh2u0, c1, P, wk):
     """Roots of S_u in [a0, b0] and [a1, b1] and of S_v in [a2, b2], together.
@@ -977,17 +923,872 @@ def _star(R, vR, vT, z, vz, phi, delta, P, xg, wg, tu, tv, wk, out, i):
     out[8, i] = az
 
 
-@njit(**_JIT)
-def _kernel_serial(R, vR, vT, z, vz, phi, delta, P, xg, wg, out):
+# ----------------------------------------------------------------------------
+# batched path: _BATCH stars in lock-step, loops over the lane index innermost
+# so that LLVM vectorises them. Elementary functions are written out as
+# polynomials (this numba has no vector math library); all arithmetic is
+# strict IEEE (no fastmath), lanes never read each other, and converged lanes
+# are frozen by selects, so every lane's result depends on its own star only.
+# Stars outside the generic case (see _batch) are flagged and re-done by the
+# scalar path :func:`_star`.
+# ----------------------------------------------------------------------------
+_BATCH = 64
+_MAXSTEP = 24  # bracket-search steps before a lane is handed to the scalar path
+_MAXNEWTON = 16
+_LN2HI = 6.93147180369123816490e-01
+_LN2LO = 1.90821492927058770002e-10
+_INVLN2 = 1.44269504088896338700e+00
+_SQH = 0.7071067811865476
+_PIO2HI = 1.5707963267948966
+_PIO2LO = 6.123233995736766e-17
+_PIHI = 3.141592653589793
+_PILO = 1.2246467991473532e-16
+_QPI = 0.7853981633974483
+
+_JITV = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False, inline="always")
+_JITB = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+
+
+@njit(**_JITV)
+def _vexp(x):
+    """exp(x), |x| < 700, ~1 ulp, branch-free."""
+    k = math.floor(x * _INVLN2 + 0.5)
+    r = (x - k * _LN2HI) - k * _LN2LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    ik = int(k)
+    a = abs(ik)
+    s = 2.0 if (a & 1) else 1.0
+    s *= 4.0 if (a & 2) else 1.0
+    s *= 16.0 if (a & 4) else 1.0
+    s *= 256.0 if (a & 8) else 1.0
+    s *= 65536.0 if (a & 16) else 1.0
+    s *= 4294967296.0 if (a & 32) else 1.0
+    s *= 18446744073709551616.0 if (a & 64) else 1.0
+    s *= 3.402823669209385e+38 if (a & 128) else 1.0
+    s *= 1.157920892373162e+77 if (a & 256) else 1.0
+    s *= 1.3407807929942597e+154 if (a & 512) else 1.0
+    s = s if ik >= 0 else 1.0 / s
+    return p * s
+
+
+@njit(**_JITV)
+def _vsinhcosh(u):
+    """(sinh u, cosh u) for u >= 0."""
+    e = _vexp(u)
+    ie = 1.0 / e
+    ch = 0.5 * (e + ie)
+    z = u * u
+    p = 1.0 / 355687428096000.0
+    p = p * z + 1.0 / 1307674368000.0
+    p = p * z + 1.0 / 6227020800.0
+    p = p * z + 1.0 / 39916800.0
+    p = p * z + 1.0 / 362880.0
+    p = p * z + 1.0 / 5040.0
+    p = p * z + 1.0 / 120.0
+    p = p * z + 1.0 / 6.0
+    shs = u + u * (z * p)
+    sh = shs if u < 0.5 else 0.5 * (e - ie)
+    return sh, ch
+
+
+@njit(**_JITV)
+def _vlog1p(x):
+    """log(1 + x) for 0 <= x < 2^127, ~1 ulp."""
+    m = 1.0 + x
+    k = 0.0
+    c = m >= 18446744073709551616.0 * _SQH
+    m = m * (1.0 / 18446744073709551616.0) if c else m
+    k += 64.0 if c else 0.0
+    c = m >= 4294967296.0 * _SQH
+    m = m * (1.0 / 4294967296.0) if c else m
+    k += 32.0 if c else 0.0
+    c = m >= 65536.0 * _SQH
+    m = m * (1.0 / 65536.0) if c else m
+    k += 16.0 if c else 0.0
+    c = m >= 256.0 * _SQH
+    m = m * (1.0 / 256.0) if c else m
+    k += 8.0 if c else 0.0
+    c = m >= 16.0 * _SQH
+    m = m * (1.0 / 16.0) if c else m
+    k += 4.0 if c else 0.0
+    c = m >= 4.0 * _SQH
+    m = m * 0.25 if c else m
+    k += 2.0 if c else 0.0
+    c = m >= 2.0 * _SQH
+    m = m * 0.5 if c else m
+    k += 1.0 if c else 0.0
+    f = x if k == 0.0 else m - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    p = 1.0 / 23.0
+    p = p * z + 1.0 / 21.0
+    p = p * z + 1.0 / 19.0
+    p = p * z + 1.0 / 17.0
+    p = p * z + 1.0 / 15.0
+    p = p * z + 1.0 / 13.0
+    p = p * z + 1.0 / 11.0
+    p = p * z + 1.0 / 9.0
+    p = p * z + 1.0 / 7.0
+    p = p * z + 1.0 / 5.0
+    p = p * z + 1.0 / 3.0
+    lm = 2.0 * s + 2.0 * s * (z * p)
+    return k * _LN2HI + (k * _LN2LO + lm)
+
+
+@njit(**_JITV)
+def _vsincos(v):
+    """(sin v, cos v) for v in [0, pi], ~1 ulp, relatively accurate near 0, pi/2, pi."""
+    lo = v < _QPI
+    hi = v > 3.0 * _QPI
+    w = v if lo else (((_PIHI - v) + _PILO) if hi else ((v - _PIO2HI) - _PIO2LO))
+    z = w * w
+    s = 1.0 / 355687428096000.0
+    s = s * z - 1.0 / 1307674368000.0
+    s = s * z + 1.0 / 6227020800.0
+    s = s * z - 1.0 / 39916800.0
+    s = s * z + 1.0 / 362880.0
+    s = s * z - 1.0 / 5040.0
+    s = s * z + 1.0 / 120.0
+    s = s * z - 1.0 / 6.0
+    sw = w + w * (z * s)
+    c = 1.0 / 6402373705728000.0
+    c = c * z - 1.0 / 20922789888000.0
+    c = c * z + 1.0 / 87178291200.0
+    c = c * z - 1.0 / 479001600.0
+    c = c * z + 1.0 / 3628800.0
+    c = c * z - 1.0 / 40320.0
+    c = c * z + 1.0 / 720.0
+    c = c * z - 1.0 / 24.0
+    cw = (1.0 - 0.5 * z) - (z * z) * c
+    sn = cw if not (lo or hi) else sw
+    cs = (-sw) if not (lo or hi) else (-cw if hi else cw)
+    return sn, cs
+
+
+# potential, lane versions (same formulas as _phi0 etc., vector elementary
+# functions; the spherical terms share one division)
+@njit(**_JITV)
+def _vphi0(R, P):
+    t = P[1] + P[2]
+    iD = 1.0 / math.sqrt(R * R + t * t)
+    lg = _vlog1p(R * (1.0 / P[8]))
+    a = R + P[4]
+    b = R + P[6]
+    num = (P[3] * b + P[5] * a) * R + P[7] * lg * (a * b)
+    return -P[0] * iD - num / (R * (a * b))
+
+
+@njit(**_JITV)
+def _vphi0_dR(R, P):
+    t = P[1] + P[2]
+    iD = 1.0 / math.sqrt(R * R + t * t)
+    a = R + P[4]
+    b = R + P[6]
+    c = R + P[8]
+    ab = a * b
+    q = 1.0 / (R * ab * c)
+    ib = R * b * c * q
+    inn = R * a * c * q
+    iR = ab * c * q
+    ic = R * ab * q
+    lg = _vlog1p(R * (1.0 / P[8]))
+    phi = -P[0] * iD - P[3] * ib - P[5] * inn - P[7] * lg * iR
+    dR = (P[0] * R * iD * iD * iD + P[3] * ib * ib + P[5] * inn * inn
+          + P[7] * iR * (lg * iR - ic))
+    return phi, dR
+
+
+@njit(**_JITV)
+def _vphi(R, z, P):
+    s = math.sqrt(z * z + P[2] * P[2])
+    t = P[1] + s
+    r = math.sqrt(R * R + z * z)
+    lg = _vlog1p(r * (1.0 / P[8]))
+    a = r + P[4]
+    b = r + P[6]
+    num = (P[3] * b + P[5] * a) * r + P[7] * lg * (a * b)
+    return -P[0] / math.sqrt(R * R + t * t) - num / (r * (a * b))
+
+
+@njit(**_JITV)
+def _vphi_grad(R, z, P):
+    s = math.sqrt(z * z + P[2] * P[2])
+    t = P[1] + s
+    r2 = R * R + z * z
+    r = math.sqrt(r2)
+    iD = 1.0 / math.sqrt(R * R + t * t)
+    iD3 = iD * iD * iD
+    a = r + P[4]
+    b = r + P[6]
+    c = r + P[8]
+    ab = a * b
+    q = 1.0 / (r * ab * c * s)
+    ib = r * b * c * s * q
+    inn = r * a * c * s * q
+    ir = ab * c * s * q
+    ic = r * ab * s * q
+    i_s = r * ab * c * q
+    lg = _vlog1p(r * (1.0 / P[8]))
+    phi = -P[0] * iD - P[3] * ib - P[5] * inn - P[7] * lg * ir
+    gsph = (P[3] * ib * ib + P[5] * inn * inn + P[7] * ir * (lg * ir - ic)) * ir
+    dR = P[0] * R * iD3 + gsph * R
+    dz = P[0] * t * z * iD3 * i_s + gsph * z
+    return phi, dR, dz
+
+
+@njit(**_JITV)
+def _vsu(u, E, I3U, L2, delta, c0, P):
+    """(S_u, sinh^2 u)."""
+    sh, ch = _vsinhcosh(u)
+    s2 = sh * sh
+    return E * s2 - I3U - ((s2 + 1.0) * _vphi0(delta * sh, P) - c0) - L2 / s2, s2
+
+
+@njit(**_JITV)
+def _vsu_d(u, E, I3U, L2, delta, c0, P):
+    sh, ch = _vsinhcosh(u)
+    s2 = sh * sh
+    ph, pR = _vphi0_dR(delta * sh, P)
+    is2 = 1.0 / s2
+    S = E * s2 - I3U - ((s2 + 1.0) * ph - c0) - L2 * is2
+    dS = (2.0 * sh * ch * (E - ph) - (s2 + 1.0) * delta * ch * pR
+          + 2.0 * L2 * ch * is2 / sh)
+    return S, dS
+
+
+@njit(**_JITV)
+def _vdsu_model(u, E, L2, delta, P):
+    sh, ch = _vsinhcosh(u)
+    ph, pR = _vphi0_dR(delta * sh, P)
+    s2u = 2.0 * sh * ch
+    return (E * s2u - s2u * ph - (sh * sh + 1.0) * (delta * pR * ch)
+            + 2.0 * L2 * ch / (sh * sh * sh))
+
+
+@njit(**_JITV)
+def _vsv(v, E, I3V, L2, dsh, dch, sinh2u0, c1, P):
+    """(S_v, sin^2 v)."""
+    sv, cv = _vsincos(v)
+    s2 = sv * sv
+    return (E * s2 + I3V + (c1 - (sinh2u0 + s2) * _vphi(dsh * sv, dch * cv, P))
+            - L2 / s2), s2
+
+
+@njit(**_JITV)
+def _vsv_d(v, E, I3V, L2, dsh, dch, sinh2u0, c1, P):
+    sv, cv = _vsincos(v)
+    s2 = sv * sv
+    ph, pR, pz = _vphi_grad(dsh * sv, dch * cv, P)
+    is2 = 1.0 / s2
+    S = E * s2 + I3V + (c1 - (sinh2u0 + s2) * ph) - L2 * is2
+    dphidv = pR * dsh * cv - pz * dch * sv
+    dS = 2.0 * sv * cv * (E - ph) - (sinh2u0 + s2) * dphidv + 2.0 * L2 * cv * is2 / sv
+    return S, dS
+
+
+@njit(**_JITV)
+def _vdsv_model(v, E, L2, dsh, dch, sinh2u0, P):
+    sv, cv = _vsincos(v)
+    ph, pR, pz = _vphi_grad(dsh * sv, dch * cv, P)
+    s2v = 2.0 * sv * cv
+    dphidv = pR * dsh * cv - pz * dch * sv
+    return (E * s2v - s2v * ph - (sinh2u0 + sv * sv) * dphidv
+            + 2.0 * L2 * cv / (sv * sv * sv))
+
+
+@njit(**_JITV)
+def _newton_lanes(kind, lo, hi, x, fl, fh, neg, done, good, E, I3, L2, d1, d2, d3, d4, P):
+    """Safeguarded Newton (as :func:`_roots3`) on all lanes; kind 0: S_u, 1: S_v.
+
+    On return ``good`` is cleared for lanes whose bracket is invalid or that
+    did not converge (they go to the scalar path).
+    """
+    nb = _BATCH
+    for j in range(nb):
+        if kind == 0:
+            a, _ = _vsu(lo[j], E[j], I3[j], L2[j], d1[j], d2[j], P)
+            b, _ = _vsu(hi[j], E[j], I3[j], L2[j], d1[j], d2[j], P)
+        else:
+            a, _ = _vsv(lo[j], E[j], I3[j], L2[j], d1[j], d2[j], d3[j], d4[j], P)
+            b, _ = _vsv(hi[j], E[j], I3[j], L2[j], d1[j], d2[j], d3[j], d4[j], P)
+        fl[j] = a
+        fh[j] = b
+    for j in range(nb):
+        a = fl[j]
+        b = fh[j]
+        valid = (good[j] > 0.0) & (lo[j] <= hi[j]) & (((a < 0.0) & (b > 0.0)) | ((a > 0.0) & (b < 0.0)))
+        good[j] = 1.0 if valid else 0.0
+        done[j] = 0.0 if valid else 1.0
+        neg[j] = 1.0 if a < 0.0 else 0.0
+        xx = lo[j] - a * (hi[j] - lo[j]) / (b - a)
+        inside = (xx > lo[j]) & (xx < hi[j])
+        x[j] = xx if inside else 0.5 * (lo[j] + hi[j])
+    for _ in range(_MAXNEWTON):
+        for j in range(nb):
+            xk = x[j]
+            if kind == 0:
+                f, df = _vsu_d(xk, E[j], I3[j], L2[j], d1[j], d2[j], P)
+            else:
+                f, df = _vsv_d(xk, E[j], I3[j], L2[j], d1[j], d2[j], d3[j], d4[j], P)
+            live = (done[j] == 0.0) & (f != 0.0)
+            up = (f < 0.0) == (neg[j] > 0.0)
+            l = xk if up else lo[j]
+            h = hi[j] if up else xk
+            xn = xk - f / df
+            xn = xn if ((xn > l) & (xn < h)) else 0.5 * (l + h)
+            conv = (abs(xn - xk) <= 1e-11 * abs(xn)) | (h - l <= 4.0e-16 * abs(xn))
+            lo[j] = l if live else lo[j]
+            hi[j] = h if live else hi[j]
+            x[j] = xn if live else xk
+            done[j] = 1.0 if ((done[j] > 0.0) | (f == 0.0) | conv) else 0.0
+        nd = 0
+        for j in range(nb):
+            nd += 1 if done[j] > 0.0 else 0
+        if nd == nb:
+            break
+    for j in range(nb):
+        if done[j] == 0.0:
+            good[j] = 0.0
+
+
+@njit(**_JITB)
+def _batch(i0, n, R_, vR_, vT_, z_, vz_, phi_, delta_, P, xg, wg, tu, tv, out, hard):
+    """Stars i0 .. i0 + B - 1 (clamped to n - 1) in lock-step; writes out[:, i] for
+    the stars it handles and hard[i] = True for those it leaves to :func:`_star`."""
+    # workspace allocated here with a literal shape, so that LLVM sees all the
+    # lane rows as constant offsets of one block (no aliasing checks)
+    W = np.empty((_NROWS, _BATCH))
+    nb = _BATCH
+    ng = xg.size
+    (E, Lz, L2, dl, ux, vx, pux, pvx, sinh2u0, dsh, dch, c0, c1, I3U, I3V, ulim,
+     vm, good, umin, umax, vmin, lo, hi, fl, fh, neg, done, act,
+     jl, el, ll, il, jh, eh, lh, ih, a1, a2, a3, a4, b1, b2, b3, b4,
+     ds0l, ds0h, dsv0, midu, midv, phiv, tqu, tsu, tqv, tsv, twv) = (
+        W[0], W[1], W[2], W[3], W[4], W[5], W[6], W[7], W[8], W[9], W[10], W[11],
+        W[12], W[13], W[14], W[15], W[16], W[17], W[18], W[19], W[20], W[21], W[22],
+        W[23], W[24], W[25], W[26], W[27], W[28], W[29], W[30], W[31], W[32], W[33],
+        W[34], W[35], W[36], W[37], W[38], W[39], W[40], W[41], W[42], W[43], W[44],
+        W[45], W[46], W[47], W[48], W[49], W[50], W[51], W[52], W[53], W[54])
+    # --- set-up, per lane (scalar library functions, as in _star)
+    for j in range(nb):
+        i = min(i0 + j, n - 1)
+        R = R_[i]
+        z = z_[i]
+        vR = vR_[i]
+        vT = vT_[i]
+        vz = vz_[i]
+        delta = delta_[i]
+        e = _phi(R, z, P) + 0.5 * vR * vR + 0.5 * vT * vT + 0.5 * vz * vz
+        lz = R * vT
+        d12 = (z + delta) * (z + delta) + R * R
+        d22 = (z - delta) * (z - delta) + R * R
+        sq1 = math.sqrt(d12)
+        sq2 = math.sqrt(d22)
+        u0 = math.acosh(0.5 / delta * (sq1 + sq2))
+        v0 = math.acos(0.5 / delta * (sq1 - sq2))
+        coshux = math.cosh(u0)
+        sinhux = math.sinh(u0)
+        cosvx = math.cos(v0)
+        sinvx = math.sin(v0)
+        pu = delta * (vR * coshux * sinvx + vz * sinhux * cosvx)
+        pv = delta * (vR * sinhux * cosvx - vz * coshux * sinvx)
+        sh2 = sinhux * sinhux
+        potu0v0 = _phi0(delta * sinhux, P)
+        l2 = 0.5 * lz * lz / delta / delta
+        i3u = (e * sh2 - 0.5 * pu * pu / delta / delta
+               - 0.5 * lz * lz / delta / delta / sinhux / sinhux
+               - (sh2 + 1.0) * _phi0(delta * sinhux, P)
+               + (sh2 + 1.0) * potu0v0)
+        i3v = (-e * sinvx * sinvx + 0.5 * pv * pv / delta / delta
+               + 0.5 * lz * lz / delta / delta / sinvx / sinvx
+               - coshux * coshux * potu0v0
+               + (sh2 + sinvx * sinvx) * _phi(delta * sinhux * sinvx, delta * coshux * cosvx, P))
+        E[j] = e
+        Lz[j] = lz
+        L2[j] = l2
+        dl[j] = delta
+        ux[j] = u0
+        vx[j] = v0
+        pux[j] = pu
+        pvx[j] = pv
+        sinh2u0[j] = sh2
+        dsh[j] = delta * sinhux
+        dch[j] = delta * coshux
+        c0[j] = (sh2 + 1.0) * potu0v0
+        c1[j] = coshux * coshux * potu0v0
+        I3U[j] = i3u
+        I3V[j] = i3v
+        ulim[j] = math.asinh(_ULIM / delta)
+        vm[j] = _PI - v0 if v0 > _HALFPI else v0
+        phiv[j] = phi_[i]
+        ok = (l2 > 0.0) & (v0 != _HALFPI) & (delta > 0.0) & (u0 > 0.0)
+        ok = ok & math.isfinite(e + lz + u0 + v0 + pu + pv + i3u + i3v + c0[j] + c1[j])
+        good[j] = 1.0 if ok else 0.0
+    # galpy's special turning-point / in-plane branches -> scalar path (with margin)
+    for j in range(nb):
+        f0, _ = _vsu(ux[j], E[j], I3U[j], L2[j], dl[j], c0[j], P)
+        g0, _ = _vsv(vx[j], E[j], I3V[j], L2[j], dsh[j], dch[j], sinh2u0[j], c1[j], P)
+        ok = (good[j] > 0.0) & (abs(f0) >= 2e-7) & (abs(g0) >= 2e-7)
+        good[j] = 1.0 if ok else 0.0
+    # --- bracket searches (galpy's calcUminUmax / calcVmin generic branch)
+    # umin: u_lo = 0.9 ux, step down by 0.9 while S_u(u_lo) >= 0
+    for j in range(nb):
+        lo[j] = 0.9 * ux[j]
+        act[j] = good[j]
+    for _ in range(_MAXSTEP):
+        na = 0
+        for j in range(nb):
+            s, _ = _vsu(lo[j], E[j], I3U[j], L2[j], dl[j], c0[j], P)
+            cont = (act[j] > 0.0) & (s >= 0.0) & (lo[j] > 0.000000001)
+            lo[j] = lo[j] * 0.9 if cont else lo[j]
+            act[j] = 1.0 if cont else 0.0
+            na += 1 if cont else 0
+        if na == 0:
+            break
+    for j in range(nb):
+        ok = (good[j] > 0.0) & (act[j] == 0.0) & (lo[j] > 0.000000001)
+        good[j] = 1.0 if ok else 0.0
+        hi[j] = lo[j] / 0.9 / 0.9 if lo[j] < 0.9 * ux[j] else ux[j]
+    _newton_lanes(0, lo, hi, umin, fl, fh, neg, done, good, E, I3U, L2, dl, c0, c0, c0, P)
+    # umax: u_hi = 1.1 ux, step up by 1.1 while S_u(u_hi) > 0 and u_hi < ulim
+    for j in range(nb):
+        hi[j] = 1.1 * ux[j]
+        act[j] = good[j]
+    for _ in range(_MAXSTEP):
+        na = 0
+        for j in range(nb):
+            s, _ = _vsu(hi[j], E[j], I3U[j], L2[j], dl[j], c0[j], P)
+            cont = (act[j] > 0.0) & (s > 0.0) & (hi[j] < ulim[j])
+            hi[j] = hi[j] * 1.1 if cont else hi[j]
+            act[j] = 1.0 if cont else 0.0
+            na += 1 if cont else 0
+        if na == 0:
+            break
+    for j in range(nb):
+        ok = (good[j] > 0.0) & (act[j] == 0.0) & (hi[j] < ulim[j])
+        good[j] = 1.0 if ok else 0.0
+        lo[j] = hi[j] / 1.1 / 1.1 if hi[j] > 1.1 * ux[j] else ux[j]
+    _newton_lanes(0, lo, hi, umax, fl, fh, neg, done, good, E, I3U, L2, dl, c0, c0, c0, P)
+    # vmin: v_lo = 0.9 vm, step down by 0.9 while S_v(v_lo) >= 0
+    for j in range(nb):
+        lo[j] = 0.9 * vm[j]
+        act[j] = good[j]
+    for _ in range(_MAXSTEP):
+        na = 0
+        for j in range(nb):
+            s, _ = _vsv(lo[j], E[j], I3V[j], L2[j], dsh[j], dch[j], sinh2u0[j], c1[j], P)
+            cont = (act[j] > 0.0) & (s >= 0.0) & (lo[j] > 0.000000001)
+            lo[j] = lo[j] * 0.9 if cont else lo[j]
+            act[j] = 1.0 if cont else 0.0
+            na += 1 if cont else 0
+        if na == 0:
+            break
+    for j in range(nb):
+        ok = (good[j] > 0.0) & (act[j] == 0.0) & (lo[j] > 0.000000001)
+        good[j] = 1.0 if ok else 0.0
+        hi[j] = lo[j] / 0.9 / 0.9 if lo[j] < 0.9 * vm[j] else vm[j]
+    _newton_lanes(1, lo, hi, vmin, fl, fh, neg, done, good, E, I3V, L2, dsh, dch,
+                  sinh2u0, c1, P)
+    # near-axis, near-circular, near-planar orbits -> scalar path
+    for j in range(nb):
+        ok = ((good[j] > 0.0) & (umin[j] >= _NEARAXIS * 1.000001)
+              & ((umax[j] - umin[j]) / umax[j] >= 2.0 * 0.000001)
+              & ((_HALFPI - vmin[j]) / _PI * 2.0 >= 2.0 * 0.000001))
+        good[j] = 1.0 if ok else 0.0
+    # --- endpoint slopes (galpy's dS/du, dS/dv at the turning points)
+    for j in range(nb):
+        ds0l[j] = _vdsu_model(umin[j], E[j], L2[j], dl[j], P)
+        ds0h[j] = _vdsu_model(umax[j], E[j], L2[j], dl[j], P)
+        dsv0[j] = _vdsv_model(vmin[j], E[j], L2[j], dsh[j], dch[j], sinh2u0[j], P)
+    # --- radial action integrals over the fixed chi nodes (both halves)
+    for j in range(nb):
+        jl[j] = 0.0
+        el[j] = 0.0
+        ll[j] = 0.0
+        il[j] = 0.0
+        jh[j] = 0.0
+        eh[j] = 0.0
+        lh[j] = 0.0
+        ih[j] = 0.0
+    for k in range(ng):
+        y = tu[0, k]
+        s2c = tu[1, k]
+        w = tu[2, k]
+        y1my = y * (1.0 - y)
+        edge = not (y1my > _CHI_EDGE)
+        for j in range(nb):
+            D = umax[j] - umin[j]
+            ua = umin[j] + D * y
+            ub = umax[j] - D * y
+            sa, s2a = _vsu(ua, E[j], I3U[j], L2[j], dl[j], c0[j], P)
+            sb, s2b = _vsu(ub, E[j], I3U[j], L2[j], dl[j], c0[j], P)
+            if edge:
+                qa = D * (ds0l[j] + _vdsu_model(ua, E[j], L2[j], dl[j], P)) / 2.0 / (1.0 - y)
+                qb = -D * (ds0h[j] + _vdsu_model(ub, E[j], L2[j], dl[j], P)) / 2.0 / (1.0 - y)
+            else:
+                qa = sa / y1my
+                qb = sb / y1my
+            pa = qa > 0.0
+            sq = math.sqrt(qa if pa else 1.0)
+            iq = w / sq if pa else 0.0
+            jl[j] += w * sq * s2c if pa else 0.0
+            el[j] += s2a * iq
+            ll[j] += iq / s2a
+            il[j] += iq
+            pb = qb > 0.0
+            sq = math.sqrt(qb if pb else 1.0)
+            iq = w / sq if pb else 0.0
+            jh[j] += w * sq * s2c if pb else 0.0
+            eh[j] += s2b * iq
+            lh[j] += iq / s2b
+            ih[j] += iq
+    # --- vertical: low part over fixed chi nodes, high part over t in [0, mid]
+    for j in range(nb):
+        a1[j] = 0.0
+        a2[j] = 0.0
+        a3[j] = 0.0
+        a4[j] = 0.0
+        b1[j] = 0.0
+        b2[j] = 0.0
+        b3[j] = 0.0
+        b4[j] = 0.0
+        midv[j] = math.sqrt(0.5 * (_HALFPI - vmin[j]))
+    for k in range(ng):
+        y = tv[0, k]
+        s2c = tv[1, k]
+        w = tv[2, k]
+        y1my = y * (1.0 - y)
+        edge = not (y1my > _CHI_EDGE)
+        xk = xg[k]
+        wk = wg[k]
+        for j in range(nb):
+            D = _PI - 2.0 * vmin[j]
+            va = vmin[j] + D * y
+            sa, s2a = _vsv(va, E[j], I3V[j], L2[j], dsh[j], dch[j], sinh2u0[j], c1[j], P)
+            if edge:
+                qa = D * (dsv0[j] + _vdsv_model(va, E[j], L2[j], dsh[j], dch[j], sinh2u0[j],
+                                                P)) / 2.0 / (1.0 - y)
+            else:
+                qa = sa / y1my
+            pa = qa > 0.0
+            sq = math.sqrt(qa if pa else 1.0)
+            iq = w / sq if pa else 0.0
+            a1[j] += w * sq * s2c if pa else 0.0
+            a2[j] += s2a * iq
+            a3[j] += iq / s2a
+            a4[j] += iq
+            A = 0.5 * midv[j]
+            t = A + A * xk
+            vb = _HALFPI - t * t
+            sb, s2b = _vsv(vb, E[j], I3V[j], L2[j], dsh[j], dch[j], sinh2u0[j], c1[j], P)
+            pb = sb > 0.0
+            wb = wk * 2.0 * t
+            sq = math.sqrt(sb if pb else 1.0)
+            iq = wb / sq if pb else 0.0
+            b1[j] += wb * sq if pb else 0.0
+            b2[j] += s2b * iq
+            b3[j] += iq / s2b
+            b4[j] += iq
+    # --- actions and frequencies (lane arithmetic, as in _star); results kept in
+    # jl.. (J_R, dJR/dE, dJR/dLz, dJR/dI3) and a1.. (J_z and derivatives)
+    for j in range(nb):
+        delta = dl[j]
+        lz = Lz[j]
+        Du = umax[j] - umin[j]
+        jr = (Du / 4.0 * (jl[j] + jh[j])) * (_SQRT2 * delta / _PI)
+        djrdE = (Du * (el[j] + eh[j])) * (delta / _PI / _SQRT2)
+        djrdLz = (Du * (ll[j] + lh[j])) * (-lz / _PI / _SQRT2 / delta)
+        djrdI3 = (Du * (il[j] + ih[j])) * (-delta / _PI / _SQRT2)
+        Dv = _PI - 2.0 * vmin[j]
+        A = 0.5 * midv[j]
+        jz = (Dv / 4.0 * a1[j] + A * b1[j]) * (2.0 * _SQRT2 * delta / _PI)
+        djzdE = (Dv * a2[j] + A * b2[j]) * (_SQRT2 * delta / _PI)
+        djzdLz = (Dv * a3[j] + A * b3[j]) * (-lz * _SQRT2 / _PI / delta)
+        djzdI3 = (Dv * a4[j] + A * b4[j]) * (_SQRT2 * delta / _PI)
+        jl[j] = jr
+        el[j] = djrdE
+        ll[j] = djrdLz
+        il[j] = djrdI3
+        a1[j] = jz
+        a2[j] = djzdE
+        a3[j] = djzdLz
+        a4[j] = djzdI3
+    # --- angle integrals: chi in [0, mid] per lane
+    for j in range(nb):
+        Du = umax[j] - umin[j]
+        midpoint = umin[j] + 0.5 * Du
+        if ux[j] > midpoint:
+            q = (umax[j] - ux[j]) / Du
+        else:
+            q = (ux[j] - umin[j]) / Du
+        midu[j] = 2.0 * math.asin(math.sqrt(min(max(q, 0.0), 1.0)))
+        vmid = vmin[j] + 0.5 * (_HALFPI - vmin[j])
+        v0 = vx[j]
+        if v0 < vmid or v0 > (_PI - vmid):
+            num = (_PI - v0 - vmin[j]) if v0 > _HALFPI else (v0 - vmin[j])
+            midv[j] = 2.0 * math.asin(math.sqrt(min(max(num / (_PI - 2.0 * vmin[j]), 0.0),
+                                                    1.0)))
+            act[j] = 1.0  # low-v branch
+        else:
+            midv[j] = math.sqrt(abs(_HALFPI - v0))
+            act[j] = 0.0
+        jh[j] = 0.0
+        eh[j] = 0.0
+        lh[j] = 0.0
+        b1[j] = 0.0
+        b2[j] = 0.0
+        b3[j] = 0.0
+    for k in range(ng):
+        xk = xg[k]
+        wk = wg[k]
+        for j in range(nb):
+            # u: Q (generic formula) and sinh^2 u at the node
+            A = 0.5 * midu[j]
+            sc, _ = _vsincos(0.5 * (A + A * xk))
+            y = sc * sc
+            Du = umax[j] - umin[j]
+            high = ux[j] > umin[j] + 0.5 * Du
+            u = umax[j] - Du * y if high else umin[j] + Du * y
+            s, s2 = _vsu(u, E[j], I3U[j], L2[j], dl[j], c0[j], P)
+            tqu[j] = s / (y * (1.0 - y))
+            tsu[j] = s2
+        for j in range(nb):
+            # v: low branch over chi, high branch over t
+            lowv = act[j] > 0.0
+            A = 0.5 * midv[j]
+            c = A + A * xk
+            sc, _ = _vsincos(0.5 * c)
+            y = sc * sc
+            Dv = _PI - 2.0 * vmin[j]
+            v = vmin[j] + Dv * y if lowv else _HALFPI - c * c
+            s, s2 = _vsv(v, E[j], I3V[j], L2[j], dsh[j], dch[j], sinh2u0[j], c1[j], P)
+            tqv[j] = s / (y * (1.0 - y)) if lowv else s
+            tsv[j] = s2
+            twv[j] = wk if lowv else wk * 2.0 * c
+        # lanes at galpy's endpoint model (y (1 - y) <= 1e-6): rare, done apart
+        nedge = 0
+        for j in range(nb):
+            A = 0.5 * midu[j]
+            sc, _ = _vsincos(0.5 * (A + A * xk))
+            y = sc * sc
+            ea = not (y * (1.0 - y) > _CHI_EDGE)
+            A = 0.5 * midv[j]
+            sc, _ = _vsincos(0.5 * (A + A * xk))
+            y = sc * sc
+            eb = (act[j] > 0.0) & (not (y * (1.0 - y) > _CHI_EDGE))
+            nedge += 1 if (ea | eb) else 0
+        if nedge > 0:
+            for j in range(nb):
+                A = 0.5 * midu[j]
+                sc, _ = _vsincos(0.5 * (A + A * xk))
+                y = sc * sc
+                if not (y * (1.0 - y) > _CHI_EDGE):
+                    Du = umax[j] - umin[j]
+                    high = ux[j] > umin[j] + 0.5 * Du
+                    u = umax[j] - Du * y if high else umin[j] + Du * y
+                    ds0 = ds0h[j] if high else ds0l[j]
+                    tqu[j] = ((-1.0 if high else 1.0) * Du
+                              * (ds0 + _vdsu_model(u, E[j], L2[j], dl[j], P)) / 2.0 / (1.0 - y))
+                A = 0.5 * midv[j]
+                sc, _ = _vsincos(0.5 * (A + A * xk))
+                y = sc * sc
+                if (act[j] > 0.0) and not (y * (1.0 - y) > _CHI_EDGE):
+                    Dv = _PI - 2.0 * vmin[j]
+                    v = vmin[j] + Dv * y
+                    tqv[j] = Dv * (dsv0[j] + _vdsv_model(v, E[j], L2[j], dsh[j], dch[j],
+                                                         sinh2u0[j], P)) / 2.0 / (1.0 - y)
+        for j in range(nb):
+            q = tqu[j]
+            p = q > 0.0
+            iq = wk / math.sqrt(q if p else 1.0) if p else 0.0
+            s2 = tsu[j]
+            jh[j] += s2 * iq
+            eh[j] += iq / s2
+            lh[j] += iq
+            q = tqv[j]
+            p = q > 0.0
+            iq = twv[j] / math.sqrt(q if p else 1.0) if p else 0.0
+            s2 = tsv[j]
+            b1[j] += s2 * iq
+            b2[j] += iq / s2
+            b3[j] += iq
+    # --- angles (lane arithmetic and branches, as in _star)
+    for j in range(nb):
+        if good[j] == 0.0:
+            continue
+        i = i0 + j
+        if i >= n:
+            continue
+        delta = dl[j]
+        lz = Lz[j]
+        djrdE, djrdLz, djrdI3 = el[j], ll[j], il[j]
+        djzdE, djzdLz, djzdI3 = a2[j], a3[j], a4[j]
+        detA = djrdE * djzdI3 - djzdE * djrdI3
+        Or = djzdI3 / detA
+        Oz = -djrdI3 / detA
+        Op = (djrdI3 * djzdLz - djzdI3 * djrdLz) / detA
+        dI3dJR = -djzdE / detA
+        dI3dJz = djrdE / detA
+        dI3dLz = -(djrdE * djzdLz - djzdE * djrdLz) / detA
+        Du = umax[j] - umin[j]
+        sq2d = delta / _SQRT2
+        midpoint = umin[j] + 0.5 * Du
+        A = 0.5 * midu[j]
+        ie = A * jh[j] * Du
+        il_ = A * eh[j] * Du
+        ii = A * lh[j] * Du
+        if pux[j] > 0.0:
+            if ux[j] > midpoint:
+                Or1 = ie
+                I3r1 = -ii
+                ap = _PI * djrdLz + lz * il_ / delta / _SQRT2
+                Or1 *= sq2d
+                I3r1 *= sq2d
+                Or1 = _PI * djrdE - Or1
+                I3r1 = _PI * djrdI3 - I3r1
+            else:
+                Or1 = ie
+                I3r1 = -ii
+                ap = -lz * il_ / delta / _SQRT2
+                Or1 *= sq2d
+                I3r1 *= sq2d
+        else:
+            if ux[j] > midpoint:
+                Or1 = ie * sq2d
+                Or1 = _PI * djrdE + Or1
+                I3r1 = -ii * sq2d
+                I3r1 = _PI * djrdI3 + I3r1
+                ap = _PI * djrdLz - lz * il_ / delta / _SQRT2
+            else:
+                Or1 = ie * sq2d
+                Or1 = 2.0 * _PI * djrdE - Or1
+                I3r1 = -ii * sq2d
+                I3r1 = 2.0 * _PI * djrdI3 - I3r1
+                ap = 2.0 * _PI * djrdLz + lz * il_ / delta / _SQRT2
+        lowv = act[j] > 0.0
+        A = 0.5 * midv[j]
+        ve = A * b1[j]
+        vl = A * b2[j]
+        vi = A * b3[j]
+        if lowv:
+            Dv = _PI - 2.0 * vmin[j]
+            ve *= Dv
+            vl *= Dv
+            vi *= Dv
+        Or2 = ve * sq2d
+        I3r2 = vi * sq2d
+        phitmp = vl * (-lz / delta / _SQRT2)
+        v0 = vx[j]
+        if pvx[j] > 0.0:
+            if lowv:
+                if v0 > _HALFPI:
+                    Or2 = _PI * djzdE - Or2
+                    I3r2 = _PI * djzdI3 - I3r2
+                    phitmp = _PI * djzdLz - phitmp
+            else:
+                if v0 > _HALFPI:
+                    Or2 = 0.5 * _PI * djzdE + Or2
+                    I3r2 = 0.5 * _PI * djzdI3 + I3r2
+                    phitmp = 0.5 * _PI * djzdLz + phitmp
+                else:
+                    Or2 = 0.5 * _PI * djzdE - Or2
+                    I3r2 = 0.5 * _PI * djzdI3 - I3r2
+                    phitmp = 0.5 * _PI * djzdLz - phitmp
+        else:
+            if lowv:
+                if v0 < _HALFPI:
+                    Or2 = 2.0 * _PI * djzdE - Or2
+                    I3r2 = 2.0 * _PI * djzdI3 - I3r2
+                    phitmp = 2.0 * _PI * djzdLz - phitmp
+                else:
+                    Or2 = _PI * djzdE + Or2
+                    I3r2 = _PI * djzdI3 + I3r2
+                    phitmp = _PI * djzdLz + phitmp
+            else:
+                if v0 < _HALFPI:
+                    Or2 = 1.5 * _PI * djzdE + Or2
+                    I3r2 = 1.5 * _PI * djzdI3 + I3r2
+                    phitmp = 1.5 * _PI * djzdLz + phitmp
+                else:
+                    Or2 = 1.5 * _PI * djzdE - Or2
+                    I3r2 = 1.5 * _PI * djzdI3 - I3r2
+                    phitmp = 1.5 * _PI * djzdLz - phitmp
+        ar = Or * (Or1 + Or2) + dI3dJR * (I3r1 + I3r2)
+        az = Oz * (Or1 + Or2) + dI3dJz * (I3r1 + I3r2) + 0.5 * _PI
+        ap += phitmp
+        ap += Op * (Or1 + Or2) + dI3dLz * (I3r1 + I3r2)
+        jr = jl[j]
+        jz = a1[j]
+        if not (math.isfinite(ar) and math.isfinite(az) and math.isfinite(ap)
+                and math.isfinite(Or) and math.isfinite(Oz) and math.isfinite(Op)
+                and math.isfinite(jr) and math.isfinite(jz)):
+            continue
+        ar = np.fmod(ar, _TWOPI)
+        az = np.fmod(az, _TWOPI)
+        while ar < 0.0:
+            ar += _TWOPI
+        while az < 0.0:
+            az += _TWOPI
+        while ar > _TWOPI:
+            ar -= _TWOPI
+        while az > _TWOPI:
+            az -= _TWOPI
+        ap = (ap + phiv[j] % _TWOPI) % _TWOPI
+        if ap < 0.0:
+            ap += _TWOPI
+        out[0, i] = jr
+        out[1, i] = lz
+        out[2, i] = jz
+        out[3, i] = Or
+        out[4, i] = Op
+        out[5, i] = Oz
+        out[6, i] = ar
+        out[7, i] = ap
+        out[8, i] = az
+        hard[i] = False
+
+
+_NROWS = 55
+
+
+@njit(**_JITB)
+def _run_range(lo, hi, R, vR, vT, z, vz, phi, delta, P, xg, wg, tu, tv, out, hard, use_batch):
+    """Stars lo .. hi - 1: batches, then the scalar path for the stars they left."""
+    wk = np.empty((6, 3))
+    if use_batch:
+        for i in range(lo, hi):
+            hard[i] = True
+        for b0 in range(lo, hi, _BATCH):
+            _batch(b0, hi, R, vR, vT, z, vz, phi, delta, P, xg, wg, tu, tv, out, hard)
+    for i in range(lo, hi):
+        if hard[i] or not use_batch:
+            _star(R[i], vR[i], vT[i], z[i], vz[i], phi[i], delta[i], P, xg, wg, tu, tv, wk,
+                  out, i)
+
+
+@njit(**_JITB)
+def _kernel_serial(R, vR, vT, z, vz, phi, delta, P, xg, wg, out, hard, use_batch):
     tu = _node_tables(0.0, _HALFPI, xg, wg)
     tv = _node_tables(0.0, _CHI_MID, xg, wg)
-    wk = np.empty((6, 3))
-    for i in range(R.size):
-        _star(R[i], vR[i], vT[i], z[i], vz[i], phi[i], delta[i], P, xg, wg, tu, tv, wk, out, i)
+    _run_range(0, R.size, R, vR, vT, z, vz, phi, delta, P, xg, wg, tu, tv, out, hard,
+               use_batch)
 
 
-@njit(parallel=True, **_JIT)
-def _kernel_parallel(R, vR, vT, z, vz, phi, delta, P, xg, wg, out, chunk):
+@njit(parallel=True, **_JITB)
+def _kernel_parallel(R, vR, vT, z, vz, phi, delta, P, xg, wg, out, hard, use_batch, chunk):
     n = R.size
     tu = _node_tables(0.0, _HALFPI, xg, wg)
     tv = _node_tables(0.0, _CHI_MID, xg, wg)
@@ -995,9 +1796,8 @@ def _kernel_parallel(R, vR, vT, z, vz, phi, delta, P, xg, wg, out, chunk):
     for c in prange(nchunk):
         lo = c * chunk
         hi = min(lo + chunk, n)
-        wk = np.empty((6, 3))
-        for i in range(lo, hi):
-            _star(R[i], vR[i], vT[i], z[i], vz[i], phi[i], delta[i], P, xg, wg, tu, tv, wk, out, i)
+        _run_range(lo, hi, R, vR, vT, z, vz, phi, delta, P, xg, wg, tu, tv, out, hard,
+                   use_batch)
 
 
 # ----------------------------------------------------------------------------
@@ -1032,6 +1832,10 @@ def staeckel_delta_fast(params: np.ndarray, R_kpc: np.ndarray, z_kpc: np.ndarray
     out = np.empty(R.size)
     _delta_kernel(R, z, Pk, out)
     return out
+
+
+#: module switch: False runs every star through the scalar path (for tests)
+_batched = True
 
 
 def actions_freqs_angles_fast(
@@ -1074,13 +1878,14 @@ def actions_freqs_angles_fast(
         np.ascontiguousarray(delta_kpc[good] / ro),
     )
     res = np.empty((9, args[0].size))
+    hard = np.ones(args[0].size, dtype=np.bool_)
     if threads is None or threads <= 1:
-        _kernel_serial(*args, P, xg, wg, res)
+        _kernel_serial(*args, P, xg, wg, res, hard, _batched)
     else:
         old = numba.get_num_threads()
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
         try:
-            _kernel_parallel(*args, P, xg, wg, res, 256)
+            _kernel_parallel(*args, P, xg, wg, res, hard, _batched, 1024)
         finally:
             numba.set_num_threads(old)
     out[:, good] = res
