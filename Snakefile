@@ -19,6 +19,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/kernels.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/actions.smk"
 include: "workflow/rules/grid.smk"

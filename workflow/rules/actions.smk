@@ -6,6 +6,7 @@ rule fiducial_actions:
         "Actions and angles of the parent sample in the fiducial model"
     input:
         parent=f"{RES}/parent_sample.parquet",
+        kernels=KERNELS,
     output:
         f"{RES}/actions/fiducial.parquet",
     params:
@@ -26,6 +27,7 @@ rule grid_actions:
         "Actions and angles for the grid model Mdisk/Mdisk* = {wildcards.f}"
     input:
         parent=f"{RES}/parent_sample.parquet",
+        kernels=KERNELS,
     output:
         f"{RES}/actions/grid/f{{f}}.parquet",
     wildcard_constraints:

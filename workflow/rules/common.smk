@@ -4,6 +4,8 @@
 import math
 from pathlib import Path
 
+import oti
+
 from oti.catalog import DEFAULT_CUTS
 
 DATASET = config["dataset"]
@@ -27,6 +29,15 @@ CUTS = {**DEFAULT_CUTS, **config["cuts"]}
 _unknown_cuts = sorted(set(config["cuts"]) - set(DEFAULT_CUTS))
 if _unknown_cuts:
     raise ValueError(f"config: unknown key(s) under 'cuts': {', '.join(_unknown_cuts)}")
+
+
+#: written by rule compile_kernels once the numba kernels are in the on-disk
+#: cache; every rule that runs them takes it as input, so they never compile
+#: the kernels concurrently
+KERNELS = "resources/numba/compiled.json"
+KERNEL_SOURCES = [
+    str(Path(oti.__file__).parent / name) for name in ("staeckel_fast.py", "neighbours.py", "deviation.py")
+]
 
 
 def grid_values():

@@ -9,6 +9,7 @@ rule optimize_trials:
         "Nelder-Mead trials {params.trials} for {wildcards.element}"
     input:
         parent=f"{RES}/parent_sample.parquet",
+        kernels=KERNELS,
     output:
         f"{RES}/trials/{{element}}/{{chunk}}.parquet",
     wildcard_constraints:

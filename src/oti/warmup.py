@@ -1,0 +1,52 @@
+"""Compile the numba kernels once, so every later process loads them from disk.
+
+numba caches compiled machine code beside the sources (``cache=True``); the
+batched Staeckel kernel takes a few minutes to compile, and processes that
+start before the cache exists would each compile it again. The workflow runs
+:func:`compile_all` as its first job (rule ``compile_kernels``); later jobs
+load the cache in well under a second.
+
+``python -m oti.warmup`` does the same from the command line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def compile_all() -> dict[str, float]:
+    """Call every cached numba kernel on a small input; return seconds per kernel family."""
+    from .deviation import local_mean, neighbour_indices
+    from .frame import cylindrical
+    from .potential import MassModel
+    from .staeckel_fast import actions_freqs_angles_fast, staeckel_delta_fast
+    from .synthetic import disk_snapshot
+
+    timings = {}
+    t0 = time.perf_counter()
+    xyz, vxyz = disk_snapshot(300, np.random.default_rng(0))
+    cyl = cylindrical(xyz, vxyz)
+    params = MassModel().natural_params()
+    staeckel_delta_fast(params, cyl["R"], cyl["z"])
+    actions_freqs_angles_fast(params, cyl)
+    timings["staeckel"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    pts = np.random.default_rng(1).normal(size=(400, 3))
+    src = np.random.default_rng(2).integers(0, 400, 400)
+    nbr = neighbour_indices(pts, 16)
+    neighbour_indices(pts[src], 16, src)
+    local_mean(pts, np.ones(400), nbr)
+    timings["neighbours"] = time.perf_counter() - t1
+    for k, v in timings.items():
+        log.info("numba kernels %s ready in %.1f s", k, v)
+    return timings
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    compile_all()
