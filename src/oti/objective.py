@@ -122,8 +122,8 @@ class TrialSettings:
     x0: tuple[float, float, float, float] = K.X0
     steps: tuple[float, float, float, float] = DEFAULT_STEPS
     maxiter: int = 250
-    xatol: float = 0.01
-    fatol: float = 1e-10
+    xatol: float = 0.1
+    fatol: float = 1e-9
     k: int = 64
     backend: str = "galpy"
     order: int = 10

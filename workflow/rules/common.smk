@@ -2,6 +2,7 @@
 # (validated against workflow/schemas/config.schema.yaml with defaults set).
 
 import math
+import sys
 from pathlib import Path
 
 import oti
@@ -41,10 +42,33 @@ KERNEL_SOURCES = [
 
 
 def grid_values():
-    """Grid values of Mdisk/Mdisk* as strings with two decimals (wildcard {f})."""
+    """Grid values of Mdisk/Mdisk* as strings with two decimals (wildcard {f}).
+
+    Models whose baryons alone exceed v_circ(R0) at the fiducial h_z (e.g.
+    f = 1.8 at h_z = 0.28 kpc) have no positive halo mass and are left out,
+    with a warning naming the config key.
+    """
+    from oti.constants import HZ_KPC
+    from oti.potential import solve_halo_mass
+
     g = config["grid"]
     n = int(math.floor((g["f_max"] - g["f_min"]) / g["f_step"] + 1e-9)) + 1
-    return [f"{g['f_min'] + i * g['f_step']:.2f}" for i in range(n)]
+    out = []
+    for i in range(n):
+        f = g["f_min"] + i * g["f_step"]
+        try:
+            solve_halo_mass(f, HZ_KPC)
+        except ValueError:
+            if f not in _WARNED:
+                _WARNED.add(f)
+                print(f"warning: grid.f_max: Mdisk/Mdisk* = {f:.2f} at h_z = {HZ_KPC} kpc needs a "
+                      "negative halo mass for v_circ(R0) = 229 km/s; left out of the grid", file=sys.stderr)
+            continue
+        out.append(f"{f:.2f}")
+    return out
+
+
+_WARNED = set()
 
 
 def n_chunks():
