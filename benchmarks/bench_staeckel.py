@@ -59,24 +59,20 @@ def main() -> None:
           f"{numba.config.NUMBA_NUM_THREADS}, affinity {sorted(os.sched_getaffinity(0))}")
 
     t0 = time.perf_counter()
-    delta, nat = sf.actions_freqs_angles_fast(params, cyl, order=args.order)
+    delta, nat = sf.actions_freqs_angles_fast(params, cyl, order=args.order, batched=True)
     print(f"fast first call (JIT/cache load + run): {time.perf_counter() - t0:.2f} s")
 
-    def time_fast(threads: int) -> float:
+    def time_fast(threads: int, batched: bool = True) -> float:
         ts = []
         for _ in range(args.repeats):
             t = time.perf_counter()
-            sf.actions_freqs_angles_fast(params, cyl, order=args.order, threads=threads)
+            sf.actions_freqs_angles_fast(params, cyl, order=args.order, threads=threads, batched=batched)
             ts.append(time.perf_counter() - t)
         return float(np.median(ts))
 
     t_fast = time_fast(1)
-    # the one-star-at-a-time path alone (no lock-step batches), for reference
-    sf._batched = False
-    try:
-        t_scalar = time_fast(1)
-    finally:
-        sf._batched = True
+    # the one-star-at-a-time path alone (backend "fast"), for reference
+    t_scalar = time_fast(1, batched=False)
     t = time.perf_counter()
     for _ in range(args.repeats):
         sf.staeckel_delta_fast(params, cyl["R"], cyl["z"])

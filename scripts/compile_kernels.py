@@ -7,7 +7,8 @@ from oti.warmup import compile_all
 
 
 def main(smk):
-    write_json({"numba": numba.__version__, "seconds": compile_all()}, smk.output[0])
+    backend = smk.params.backend
+    write_json({"numba": numba.__version__, "backend": backend, "seconds": compile_all(backend)}, smk.output[0])
 
 
 run_script(snakemake, main)  # noqa: F821

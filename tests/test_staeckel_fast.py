@@ -159,18 +159,20 @@ def test_nonfinite_delta_gives_nan():
     assert abs(delta[1] / dg[1] - 1) < 1e-10
 
 
+@pytest.mark.slow
 def test_threads_do_not_change_results():
+    """Batched kernel: thread count, input order and batch boundaries do not matter."""
     model = MassModel(1.0, 0.28)
     xyz, vxyz = _sample("hot", seed=5)
     cyl = cylindrical(xyz, vxyz)
-    d1, a1 = sf.actions_freqs_angles_fast(model.natural_params(), cyl)
-    d2, a2 = sf.actions_freqs_angles_fast(model.natural_params(), cyl, threads=2)
+    d1, a1 = sf.actions_freqs_angles_fast(model.natural_params(), cyl, batched=True)
+    d2, a2 = sf.actions_freqs_angles_fast(model.natural_params(), cyl, threads=2, batched=True)
     np.testing.assert_array_equal(d1, d2)
     np.testing.assert_array_equal(a1, a2)
     # batch boundaries (input order, subsets) do not matter either
     idx = np.arange(N_STARS)[::-1][: N_STARS - 37]
     sub = {k: v[idx] for k, v in cyl.items()}
-    _, a3 = sf.actions_freqs_angles_fast(model.natural_params(), sub)
+    _, a3 = sf.actions_freqs_angles_fast(model.natural_params(), sub, batched=True)
     np.testing.assert_array_equal(a3, a1[:, idx])
 
 
@@ -234,13 +236,14 @@ def _hard_sample():
     return model, cyl, delta
 
 
-def test_batched_path_matches_scalar_path(monkeypatch):
-    """Lock-step batches (vector elementary functions) against the one-star path
-    (same bars as against galpy)."""
+@pytest.mark.slow
+def test_batched_path_matches_scalar_path():
+    """Lock-step batches (vector elementary functions; backend "fast-batched")
+    against the one-star path (same bars as against galpy). Compiling the
+    batched kernel takes minutes on a fresh checkout (then it is cached)."""
     model, cyl, delta = _hard_sample()
-    _, a = sf.actions_freqs_angles_fast(model.natural_params(), cyl, delta_kpc=delta)
-    monkeypatch.setattr(sf, "_batched", False)
-    _, b = sf.actions_freqs_angles_fast(model.natural_params(), cyl, delta_kpc=delta)
+    _, a = sf.actions_freqs_angles_fast(model.natural_params(), cyl, delta_kpc=delta, batched=True)
+    _, b = sf.actions_freqs_angles_fast(model.natural_params(), cyl, delta_kpc=delta, batched=False)
     assert np.array_equal(np.isnan(a), np.isnan(b))
     assert np.array_equal(_failed(a), _failed(b))
     k = ~_failed(a)
@@ -253,6 +256,7 @@ def test_batched_path_matches_scalar_path(monkeypatch):
         assert np.median(d) <= 1e-9 and np.percentile(d, 99) <= 1e-7, (row, np.max(d))
 
 
+@pytest.mark.slow
 def test_batched_path_hands_off_few_stars():
     """Thin-disk stars: almost all go through the batches; the rest are redone one by one."""
     model = MassModel(1.0, 0.28)

@@ -1787,6 +1787,16 @@ def _kernel_serial(R, vR, vT, z, vz, phi, delta, P, xg, wg, out, hard, use_batch
                use_batch)
 
 
+@njit(**_JIT)
+def _kernel_scalar(R, vR, vT, z, vz, phi, delta, P, xg, wg, out):
+    """Every star through the scalar path (seconds to compile; no batched code)."""
+    tu = _node_tables(0.0, _HALFPI, xg, wg)
+    tv = _node_tables(0.0, _CHI_MID, xg, wg)
+    wk = np.empty((6, 3))
+    for i in range(R.size):
+        _star(R[i], vR[i], vT[i], z[i], vz[i], phi[i], delta[i], P, xg, wg, tu, tv, wk, out, i)
+
+
 @njit(parallel=True, **_JITB)
 def _kernel_parallel(R, vR, vT, z, vz, phi, delta, P, xg, wg, out, hard, use_batch, chunk):
     n = R.size
@@ -1844,6 +1854,7 @@ def actions_freqs_angles_fast(
     order: int = 10,
     delta_kpc: np.ndarray | None = None,
     threads: int = 1,
+    batched: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-star delta [kpc] and galpy's actionsFreqsAngles (natural units, (9, N)).
 
@@ -1854,6 +1865,9 @@ def actions_freqs_angles_fast(
     ``actionAngleStaeckel(pot, c=True, order=order).actionsFreqsAngles(...,
     delta=delta/ro)`` returns them. Stars with non-finite delta get NaN.
     ``threads`` > 1 runs numba threads over chunks of stars (same results).
+    ``batched``: 64-star lock-step batches (~3x faster per star, but minutes
+    to compile on first use); False: the scalar path only (seconds to
+    compile). Both agree with galpy to ~1e-12.
     """
     R_kpc = np.ascontiguousarray(cyl["R"], dtype=np.float64)
     z_kpc = np.ascontiguousarray(cyl["z"], dtype=np.float64)
@@ -1879,7 +1893,9 @@ def actions_freqs_angles_fast(
     )
     res = np.empty((9, args[0].size))
     hard = np.ones(args[0].size, dtype=np.bool_)
-    if threads is None or threads <= 1:
+    if not (batched and _batched):
+        _kernel_scalar(*args, P, xg, wg, res)
+    elif threads is None or threads <= 1:
         _kernel_serial(*args, P, xg, wg, res, hard, _batched)
     else:
         old = numba.get_num_threads()

@@ -19,8 +19,13 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def compile_all() -> dict[str, float]:
-    """Call every cached numba kernel on a small input; return seconds per kernel family."""
+def compile_all(backend: str = "fast") -> dict[str, float]:
+    """Call the cached numba kernels ``backend`` needs on a small input.
+
+    ``backend``: ``fast`` (scalar Staeckel kernel), ``fast-batched`` (also the
+    batched one: minutes on first use) or ``galpy`` (neighbour kernels only).
+    Returns seconds per kernel family.
+    """
     from .deviation import local_mean, neighbour_indices
     from .frame import cylindrical
     from .potential import MassModel
@@ -32,9 +37,10 @@ def compile_all() -> dict[str, float]:
     xyz, vxyz = disk_snapshot(300, np.random.default_rng(0))
     cyl = cylindrical(xyz, vxyz)
     params = MassModel().natural_params()
-    staeckel_delta_fast(params, cyl["R"], cyl["z"])
-    actions_freqs_angles_fast(params, cyl)
-    timings["staeckel"] = time.perf_counter() - t0
+    if backend.startswith("fast"):
+        staeckel_delta_fast(params, cyl["R"], cyl["z"])
+        actions_freqs_angles_fast(params, cyl, batched=backend == "fast-batched")
+        timings[f"staeckel ({backend})"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     pts = np.random.default_rng(1).normal(size=(400, 3))
     src = np.random.default_rng(2).integers(0, 400, 400)
@@ -48,5 +54,7 @@ def compile_all() -> dict[str, float]:
 
 
 if __name__ == "__main__":
+    import sys
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    compile_all()
+    compile_all(*sys.argv[1:2])

@@ -35,7 +35,7 @@ if _unknown_cuts:
 #: written by rule compile_kernels once the numba kernels are in the on-disk
 #: cache; every rule that runs them takes it as input, so they never compile
 #: the kernels concurrently
-KERNELS = "resources/numba/compiled.json"
+KERNELS = f"resources/numba/compiled-{config['actions']['backend']}.json"
 KERNEL_SOURCES = [
     str(Path(oti.__file__).parent / name) for name in ("staeckel_fast.py", "neighbours.py", "deviation.py")
 ]

@@ -10,6 +10,8 @@ rule compile_kernels:
         KERNEL_SOURCES,
     output:
         KERNELS,
+    params:
+        backend=config["actions"]["backend"],
     log:
         "resources/numba/compile_kernels.log",
     benchmark:
