@@ -55,7 +55,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,7 +62,9 @@ from pathlib import Path
 import numpy as np
 
 from . import constants as K
+from .io import atomic_write
 from .potential import MassModel
+from .synthetic import to_sky
 
 log = logging.getLogger(__name__)
 
@@ -430,27 +431,8 @@ def _observe_chunk(model, pop, sel, sun, fields_vec, n_orbits, n_candidates,
 
 def sky_from_galactocentric(xyz: np.ndarray, vxyz: np.ndarray, zsun_pc: float,
                             vzsun_kms: float) -> dict[str, np.ndarray]:
-    """ICRS ra, dec [deg], parallax [mas], pmra, pmdec [mas/yr], rv [km/s]."""
-    import astropy.coordinates as coord
-    import astropy.units as u
-
-    from .frame import galactocentric_frame
-
-    frame = galactocentric_frame(zsun_pc, vzsun_kms)
-    g = coord.SkyCoord(
-        x=xyz[0] * u.kpc, y=xyz[1] * u.kpc, z=xyz[2] * u.kpc,
-        v_x=vxyz[0] * u.km / u.s, v_y=vxyz[1] * u.km / u.s, v_z=vxyz[2] * u.km / u.s,
-        frame=frame,
-    )
-    c = g.transform_to(coord.ICRS())
-    return {
-        "ra": c.ra.to_value(u.deg),
-        "dec": c.dec.to_value(u.deg),
-        "parallax": 1.0 / c.distance.to_value(u.kpc),
-        "pmra": c.pm_ra_cosdec.to_value(u.mas / u.yr),
-        "pmdec": c.pm_dec.to_value(u.mas / u.yr),
-        "rv": c.radial_velocity.to_value(u.km / u.s),
-    }
+    """ICRS ra, dec [deg], parallax [mas], pmra, pmdec [mas/yr], rv [km/s] (truth frame)."""
+    return to_sky(xyz, vxyz, zsun_pc, vzsun_kms)
 
 
 def _in_polygon(x: np.ndarray, y: np.ndarray, poly=ALPHA_POLYGON) -> np.ndarray:
@@ -465,20 +447,6 @@ def _in_polygon(x: np.ndarray, y: np.ndarray, poly=ALPHA_POLYGON) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ writing
-def _atomic_write(path: Path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _write_fits(path: Path, columns: list[tuple[str, str, np.ndarray, str | None]],
                 extname: str, comment: str) -> None:
     from astropy.io import fits
@@ -492,7 +460,7 @@ def _write_fits(path: Path, columns: list[tuple[str, str, np.ndarray, str | None
     def write(tmp):
         fits.HDUList([prim, hdu]).writeto(tmp, overwrite=True)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _apogee_ids(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
@@ -935,7 +903,7 @@ def generate_mock(
             json.dump(truth_doc, fh, indent=2, sort_keys=False)
             fh.write("\n")
 
-    _atomic_write(Path(truth_path), write_json)
+    atomic_write(Path(truth_path), write_json)
     log.info("mock: wrote %d allStar rows (%d clean) in %.1f s", N, n_clean,
              summary["seconds_total"])
     return summary
