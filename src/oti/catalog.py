@@ -62,7 +62,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import atomic_write
+from .io import write_csv, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -427,10 +427,6 @@ def build_parent_sample(
 
 
 # ------------------------------------------------------------------ writing
-def _atomic(path: str | os.PathLike, write) -> None:
-    atomic_write(path, write)
-
-
 def write_parent_sample(
     parent: pd.DataFrame,
     cutflow: pd.DataFrame,
@@ -440,6 +436,6 @@ def write_parent_sample(
     prealpha_path: str | os.PathLike,
 ) -> None:
     """Write the parent sample and pre-alpha sample (Parquet) and the cut flow (CSV), atomically."""
-    _atomic(parent_path, lambda tmp: parent.to_parquet(tmp, index=False))
-    _atomic(prealpha_path, lambda tmp: prealpha.to_parquet(tmp, index=False))
-    _atomic(cutflow_path, lambda tmp: cutflow.to_csv(tmp, index=False))
+    write_parquet(parent, parent_path)
+    write_parquet(prealpha, prealpha_path)
+    write_csv(cutflow, cutflow_path)

@@ -43,6 +43,19 @@ def _check(name: str, a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _icrs(ra, dec, parallax, pmra, pmdec, rv) -> coord.SkyCoord:
+    """ICRS SkyCoord with distance 1/parallax; inputs as in :func:`to_galactocentric`."""
+    return coord.SkyCoord(
+        ra=np.asarray(ra, float) * u.deg,
+        dec=np.asarray(dec, float) * u.deg,
+        distance=(1.0 / np.asarray(parallax, float)) * u.kpc,
+        pm_ra_cosdec=np.asarray(pmra, float) * u.mas / u.yr,
+        pm_dec=np.asarray(pmdec, float) * u.mas / u.yr,
+        radial_velocity=np.asarray(rv, float) * u.km / u.s,
+        frame="icrs",
+    )
+
+
 def to_galactocentric(
     ra: np.ndarray,
     dec: np.ndarray,
@@ -66,16 +79,7 @@ def to_galactocentric(
             (ra, dec, parallax, pmra, pmdec, rv),
         )
     )
-    c = coord.SkyCoord(
-        ra=ra * u.deg,
-        dec=dec * u.deg,
-        distance=(1.0 / parallax) * u.kpc,
-        pm_ra_cosdec=pmra * u.mas / u.yr,
-        pm_dec=pmdec * u.mas / u.yr,
-        radial_velocity=rv * u.km / u.s,
-        frame="icrs",
-    )
-    g = c.transform_to(galactocentric_frame(zsun_pc, vzsun_kms))
+    g = _icrs(ra, dec, parallax, pmra, pmdec, rv).transform_to(galactocentric_frame(zsun_pc, vzsun_kms))
     xyz = g.cartesian.xyz.to_value(u.kpc)
     vxyz = g.velocity.d_xyz.to_value(u.km / u.s)
     return np.atleast_2d(xyz), np.atleast_2d(vxyz)
@@ -96,22 +100,13 @@ class FastFrame:
     @classmethod
     def from_sky(cls, ra, dec, parallax, pmra, pmdec, rv) -> "FastFrame":
         """Run astropy once (z_sun = 0, v_sun = 0); arguments as in :func:`to_galactocentric`."""
-        xyz = coord.SkyCoord(
-            ra=np.asarray(ra, float) * u.deg,
-            dec=np.asarray(dec, float) * u.deg,
-            distance=(1.0 / np.asarray(parallax, float)) * u.kpc,
-            pm_ra_cosdec=np.asarray(pmra, float) * u.mas / u.yr,
-            pm_dec=np.asarray(pmdec, float) * u.mas / u.yr,
-            radial_velocity=np.asarray(rv, float) * u.km / u.s,
-            frame="icrs",
-        )
         frame0 = coord.Galactocentric(
             galcen_distance=K.GALCEN_DISTANCE_KPC * u.kpc,
             z_sun=0 * u.pc,
             galcen_v_sun=coord.CartesianDifferential([0.0, 0.0, 0.0] * u.km / u.s),
             roll=0 * u.deg,
         )
-        g = xyz.transform_to(frame0)
+        g = _icrs(ra, dec, parallax, pmra, pmdec, rv).transform_to(frame0)
         return cls(
             xyz0=np.ascontiguousarray(g.cartesian.xyz.to_value(u.kpc)),
             vxyz0=np.ascontiguousarray(g.velocity.d_xyz.to_value(u.km / u.s)),

@@ -429,12 +429,6 @@ def _observe_chunk(model, pop, sel, sun, fields_vec, n_orbits, n_candidates,
     return xyz, vxyz, fidx
 
 
-def sky_from_galactocentric(xyz: np.ndarray, vxyz: np.ndarray, zsun_pc: float,
-                            vzsun_kms: float) -> dict[str, np.ndarray]:
-    """ICRS ra, dec [deg], parallax [mas], pmra, pmdec [mas/yr], rv [km/s] (truth frame)."""
-    return to_sky(xyz, vxyz, zsun_pc, vzsun_kms)
-
-
 def _in_polygon(x: np.ndarray, y: np.ndarray, poly=ALPHA_POLYGON) -> np.ndarray:
     """Even-odd point-in-polygon test (vectorised)."""
     p = np.asarray(poly, float)
@@ -495,7 +489,7 @@ def _apogee_ids(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
 def _observe(xyz, vxyz, fidx, truth, errors, rng) -> dict[str, np.ndarray]:
     """Sky observables with Gaia/APOGEE-sized errors; drop stars failing the parallax cuts."""
     n = xyz.shape[1]
-    sky = sky_from_galactocentric(xyz, vxyz, truth["zsun"], truth["vzsun"])
+    sky = to_sky(xyz, vxyz, truth["zsun"], truth["vzsun"])
     out = dict(sky)
     out["plx_err"] = np.clip(rng.lognormal(np.log(0.022), 0.2, n), 0.012, 0.04)
     out["pmra_err"] = np.clip(rng.lognormal(np.log(0.024), 0.2, n), 0.012, 0.045)
