@@ -7,7 +7,7 @@ import pytest
 from oti import constants as K
 from oti.constraints import (
     Constraint, a2_crossing, constraint_from_row, constraints_table,
-    derived_quantities, element_constraint, joint_constraint,
+    derived_quantities, element_constraint, joint_constraint, joint_constraint_from_trials,
 )
 from oti.potential import MassModel
 
@@ -40,6 +40,55 @@ def test_joint_product_of_gaussians_1d_limit():
     j = joint_constraint([c1, c2])
     np.testing.assert_allclose(j.mean, [1.04, 0.28, 12.0, 8.5])
     np.testing.assert_allclose(np.diag(j.cov), [0.008, 8e-5, 0.8, 0.5])
+
+
+def _shared_trials(rng, n_elem, n_trial, sig_common, sig_own):
+    """Trial rows where trial t of every element shares a common offset (same stars)."""
+    common = rng.normal(0.0, 1.0, size=(n_trial, 4)) * sig_common
+    rows = []
+    for e in range(n_elem):
+        own = rng.normal(0.0, 1.0, size=(n_trial, 4)) * sig_own
+        df = pd.DataFrame(np.asarray(K.X0) + common + own, columns=list(K.PARAM_NAMES))
+        df["element"], df["trial"], df["converged"] = f"e{e}", np.arange(n_trial), True
+        rows.append(df)
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.parametrize("sig_common_frac", [0.0, 0.6, 1.0])
+def test_joint_from_trials_sees_correlation(sig_common_frac):
+    # m_i,t = x0 + c_t + e_i,t: the joint variance is s_c^2 + s_e^2 / n, while the
+    # independent formula claims (s_c^2 + s_e^2) / n
+    rng = np.random.default_rng(7)
+    n_elem, n_trial = 8, 6000
+    scale = np.array([0.1, 0.01, 2.0, 0.4])
+    sig_c, sig_e = sig_common_frac * scale, scale
+    trials = _shared_trials(rng, n_elem, n_trial, sig_c, sig_e)
+    per = [element_constraint(trials[trials["element"] == f"e{e}"], f"e{e}") for e in range(n_elem)]
+    j = joint_constraint_from_trials(trials, per, "all")
+    expect = sig_c**2 + sig_e**2 / n_elem
+    np.testing.assert_allclose(np.diag(j.cov), expect, rtol=0.06)
+    np.testing.assert_allclose(np.diag(j.cov_independent), (sig_c**2 + sig_e**2) / n_elem, rtol=0.06)
+    # all trials converged: the mean is the paper's combination of the element means
+    np.testing.assert_allclose(j.mean, joint_constraint(per).mean, rtol=1e-12)
+    assert j.n_used == n_trial and j.n_failed == 0
+
+
+def test_joint_from_trials_uses_common_converged_trials():
+    rng = np.random.default_rng(3)
+    trials = _shared_trials(rng, 3, 20, np.array([0.1, 0.01, 2.0, 0.4]), np.array([0.1, 0.01, 2.0, 0.4]))
+    bad = (trials["element"] == "e1") & trials["trial"].isin([2, 5])
+    trials.loc[bad, "converged"] = False
+    trials.loc[bad, "mdisk_f"] = 99.0
+    per = [element_constraint(trials[trials["element"] == f"e{e}"], f"e{e}") for e in range(3)]
+    j = joint_constraint_from_trials(trials, per)
+    assert j.n_used == 18 and j.n_failed == 2
+    assert abs(j.mean[0] - 1.0) < 0.2
+    # fewer than 5 trials converged for every element: refused, naming the elements
+    few = trials.copy()
+    few.loc[(few["element"] == "e2") & (few["trial"] > 3), "converged"] = False
+    per2 = [element_constraint(few[few["element"] == f"e{e}"], f"e{e}") for e in range(2)]
+    with pytest.raises(ValueError, match="e0, e1, e2"):
+        joint_constraint_from_trials(few, per2 + [Constraint("e2", per[2].mean, per[2].cov, 4)])
 
 
 def test_element_constraint_excludes_failed_trials():

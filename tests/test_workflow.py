@@ -41,9 +41,13 @@ def test_every_output_exists_and_is_well_formed(run1):
     assert list(per["name"]) == ["FE_H", "O_FE", "MG_FE"]
     joint = pd.read_csv(r / "constraints/joint.csv")
     assert list(joint["name"]) == ["all", "excluding"]
-    assert (joint["n_trials_used"] + joint["n_trials_failed"]).tolist() == [18, 12]
+    # joint rows count bootstrap trials (trial t is one resample shared by every element)
+    assert (joint["n_trials_used"] + joint["n_trials_failed"]).tolist() == [6, 6]
+    indep = joint[[f"{p}_err_independent" for p in ("mdisk_f", "hz", "zsun", "vzsun")]].to_numpy()
+    assert np.isfinite(indep).all() and (indep > 0).all()
     t1 = pd.read_csv(r / "table1.csv")
     assert set(t1["column"]) == {"all", "excluding"} and len(t1) == 12
+    assert np.isfinite(t1["error_independent"]).all()
     tex = (r / "table1.tex").read_text()
     assert "\\begin{deluxetable}" in tex and "\\enddata" in tex and "Excluding [Mg/Fe]" in tex
     md = (r / "table1.md").read_text()
@@ -51,6 +55,7 @@ def test_every_output_exists_and_is_well_formed(run1):
     rec = json.loads((r / "recovery.json").read_text())
     assert set(rec["joint"]["all"]) == {"mdisk_f", "hz", "zsun", "vzsun"} and isinstance(rec["pass"], bool)
     assert ("PASS" in (r / "recovery.md").read_text()) == rec["pass"]
+    assert "pull_independent" in rec["joint"]["all"]["mdisk_f"]
     # every job wrote its log
     logs = list((r / "logs").rglob("*.log"))
     assert len(logs) >= 10 and all(p.stat().st_size > 0 for p in logs)

@@ -1,9 +1,14 @@
 """Per-element and joint constraints, the a2 = 0 crossing, derived masses.
 
 Per element: mean and 4x4 covariance of the converged bootstrap trials of
-p = (f, h_z [kpc], z_sun [pc], v_z,sun [km/s]). Joint: inverse-covariance
-combination C = (sum_i C_i^-1)^-1, m = C sum_i C_i^-1 m_i. Derived: Mdisk =
-f Mdisk* and Mdisk/Mhalo(< 8.1 kpc), propagated by sampling the joint Gaussian.
+p = (f, h_z [kpc], z_sun [pc], v_z,sun [km/s]). Joint: the paper's
+inverse-covariance combination C = (sum_i C_i^-1)^-1, m = C sum_i C_i^-1 m_i. That C assumes the elements are
+independent measurements; they are not (they share the stars, so the same
+sampling noise moves every element). Because trial t resamples the same stars
+for every element, the joint estimate can be formed trial by trial,
+m_t = sum_i W_i m_i,t with W_i = C C_i^-1, and its covariance is the scatter of
+m_t: :func:`joint_constraint_from_trials`. Derived: Mdisk = f Mdisk* and
+Mdisk/Mhalo(< 8.1 kpc), propagated by sampling the joint Gaussian.
 """
 
 from __future__ import annotations
@@ -21,13 +26,18 @@ PARAMS = list(K.PARAM_NAMES)
 
 @dataclass
 class Constraint:
-    """Gaussian constraint on p: ``mean`` (4,), ``cov`` (4, 4), trial counts."""
+    """Gaussian constraint on p: ``mean`` (4,), ``cov`` (4, 4), trial counts.
+
+    ``cov_independent`` (joint constraints only): the covariance the paper's
+    formula gives when the elements are treated as independent.
+    """
 
     name: str
     mean: np.ndarray
     cov: np.ndarray
     n_used: int
     n_failed: int = 0
+    cov_independent: np.ndarray | None = None
 
     @property
     def sigma(self) -> np.ndarray:
@@ -68,6 +78,41 @@ def joint_constraint(constraints: list[Constraint], name: str = "joint") -> Cons
         name, cov @ pm, cov,
         sum(c.n_used for c in constraints), sum(c.n_failed for c in constraints),
     )
+
+
+def joint_constraint_from_trials(
+    trials: pd.DataFrame, per_element: list[Constraint], name: str = "joint"
+) -> Constraint:
+    """Joint constraint whose covariance includes the correlation between elements.
+
+    ``trials``: rows with ``element``, ``trial``, the parameter columns and
+    ``converged``; trial t must be the same bootstrap resample for every
+    element (it is: :mod:`oti.bootstrap`). ``per_element``: the constraints
+    of the elements to combine. For every trial that converged for all of
+    them, m_t = sum_i W_i m_i,t with the paper's weights W_i = C C_i^-1,
+    C = (sum_i C_i^-1)^-1; the result is the mean and covariance of the m_t.
+    Its mean equals the paper's combination of the per-element means when
+    every trial converged; ``cov_independent`` keeps the paper's C.
+    """
+    indep = joint_constraint(per_element, name)
+    prec = [np.linalg.inv(c.cov) for c in per_element]
+    weights = [indep.cov @ ci for ci in prec]
+    conv = trials[trials["converged"].astype(bool)]
+    tables = []
+    for c in per_element:
+        t = conv[conv["element"] == c.name].drop_duplicates("trial").set_index("trial")[PARAMS]
+        tables.append(t)
+    common = sorted(set.intersection(*(set(t.index) for t in tables)))
+    if len(common) < len(PARAMS) + 1:
+        raise ValueError(
+            f"{name}: only {len(common)} bootstrap trials converged for every one of "
+            f"{', '.join(c.name for c in per_element)}; the joint covariance needs at least {len(PARAMS) + 1}"
+        )
+    m_t = sum(w @ t.loc[common].to_numpy(np.float64).T for w, t in zip(weights, tables)).T
+    cov = np.cov(m_t, rowvar=False)
+    n_all = int(trials.loc[trials["element"] == per_element[0].name, "trial"].nunique())
+    return Constraint(name, m_t.mean(axis=0), 0.5 * (cov + cov.T), len(common),
+                      n_all - len(common), cov_independent=indep.cov)
 
 
 def derived_quantities(c: Constraint, n_samples: int = 4096, seed: int = 0) -> dict[str, float]:
@@ -153,6 +198,9 @@ def constraints_table(constraints: list[Constraint]) -> pd.DataFrame:
         for i, p in enumerate(PARAMS):
             row[p] = c.mean[i]
             row[f"{p}_err"] = c.sigma[i]
+        if c.cov_independent is not None:
+            for i, p in enumerate(PARAMS):
+                row[f"{p}_err_independent"] = float(np.sqrt(c.cov_independent[i, i]))
         for i, p in enumerate(PARAMS):
             for j, q in enumerate(PARAMS):
                 if j >= i:

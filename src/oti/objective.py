@@ -141,7 +141,8 @@ def run_trial(
     """One bootstrap Nelder-Mead trial; returns a flat dict (one output row).
 
     The resample is drawn once, outside the optimisation, from
-    ``SeedSequence([seed, element_index, trial_index])``. The optimiser works
+    ``SeedSequence([seed, trial_index])``: trial t of every element sees the
+    same stars (``element_index`` only labels the output row). The optimiser works
     in units of ``settings.steps`` around ``x0`` (initial simplex = x0 and
     x0 + step_i e_i), so ``xatol`` is relative to those steps. Keys: the four
     parameters, ``fun``, ``nit``, ``nfev``, ``converged``, ``message``,
@@ -150,7 +151,7 @@ def run_trial(
     """
     s = settings or TrialSettings()
     t0 = time.perf_counter()
-    idx = resample_index(len(frame), seed, element_index, trial_index)
+    idx = resample_index(len(frame), seed, trial_index)
     obj = Objective(
         frame.take(idx), np.asarray(y)[idx], np.asarray(yerr)[idx], k=s.k,
         source_index=idx, backend=s.backend, order=s.order,

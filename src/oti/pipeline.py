@@ -19,8 +19,8 @@ from . import constants as K
 from .actions import actions_angles, drop_failures
 from .bootstrap import resample_index
 from .constraints import (
-    a2_crossing, constraints_table,
-    derived_quantities, element_constraint, joint_constraint,
+    Constraint, a2_crossing, constraints_table,
+    derived_quantities, element_constraint, joint_constraint_from_trials,
 )
 from .deviation import abundance_deviation
 from .fourier import COEFF_NAMES, fit_fourier
@@ -41,7 +41,7 @@ SKY_COLUMNS = ("ra", "dec", "parallax", "pmra", "pmdec", "rv")
 
 
 def element_index(element: str) -> int:
-    """Index of ``element`` in :data:`ALL_ELEMENTS` (seeds its bootstrap streams)."""
+    """Index of ``element`` in :data:`ALL_ELEMENTS` (labels its trial rows); checks the name."""
     try:
         return ALL_ELEMENTS.index(element)
     except ValueError:
@@ -106,12 +106,13 @@ def grid_coefficients(
 
     ``grid_actions``: f -> table of :func:`compute_actions` for that model
     (computed once, reused by every trial). Trial t resamples the stars with
-    ``SeedSequence([seed, element_index, t])``, the same resample at every f.
+    ``SeedSequence([seed, t])``, the same resample at every f and for every
+    element.
     Returns (coefficients: one row per (f, trial) with c0..b2 and their
     sigmas; binned: the unresampled sample's mean deviation in ``n_bins``
     theta_z bins per f, for display only).
     """
-    ei = element_index(element)
+    element_index(element)  # an unknown name fails here, before any work
     y_all = parent[element].to_numpy(np.float64)
     e_all = parent[f"{element}_ERR"].to_numpy(np.float64)
     rows, binned = [], []
@@ -134,7 +135,7 @@ def grid_coefficients(
             "mean_delta": mean, "n": cnt,
         }))
         for t in range(n_bootstrap):
-            idx = resample_index(len(parent), seed, ei, t)
+            idx = resample_index(len(parent), seed, t)
             idx = idx[ok[idx]]
             dd, ss = abundance_deviation(J_all[idx], y_all[idx], e_all[idx], k=k, source_index=idx)
             c, cov = fit_fourier(th_all[idx], dd, ss)
@@ -199,14 +200,17 @@ def aggregate_constraints(
 
     Returns (per_element table, joint table with rows ``all`` and
     ``excluding`` [the elements not in ``exclude``]); joint rows carry the
-    derived Mdisk [Msun] and Mdisk/Mhalo(< 8.1 kpc) with errors.
+    derived Mdisk [Msun] and Mdisk/Mhalo(< 8.1 kpc) with errors. The joint
+    errors include the correlation between elements
+    (:func:`~oti.constraints.joint_constraint_from_trials`); the paper's
+    independent-element errors are the ``*_err_independent`` columns.
     """
     per = [element_constraint(trials[trials["element"] == el], el) for el in elements]
     per_df = constraints_table(per)
-    joints = [joint_constraint(per, "all")]
+    joints = [joint_constraint_from_trials(trials, per, "all")]
     kept = [c for c in per if c.name not in set(exclude)]
     if exclude and kept and len(kept) < len(per):
-        joints.append(joint_constraint(kept, "excluding"))
+        joints.append(joint_constraint_from_trials(trials, kept, "excluding"))
     joint_df = constraints_table(joints)
     joint_df["elements"] = [
         " ".join(c.name for c in per),
@@ -215,6 +219,10 @@ def aggregate_constraints(
     for i, c in enumerate(joints):
         for key, v in derived_quantities(c, seed=seed).items():
             joint_df.loc[i, key] = v
+        if c.cov_independent is not None:
+            indep = derived_quantities(Constraint(c.name, c.mean, c.cov_independent, c.n_used), seed=seed)
+            for key in ("mdisk_err", "ratio_err"):
+                joint_df.loc[i, f"{key}_independent"] = indep[key]
     return per_df, joint_df
 
 
@@ -244,17 +252,25 @@ def table1(joint: pd.DataFrame, exclude: list[str]) -> dict[str, object]:
         for _, r in joint.iterrows():
             err_key = f"{key}_err"
             v, e = _pm(r[key] * scale, r[err_key] * scale, dig)
-            vals.append((v, e))
+            e_ind = r.get(f"{err_key}_independent", np.nan)
+            vals.append((v, e, _pm(0.0, e_ind * scale, dig)[1] if np.isfinite(e_ind) else None))
             csv_rows.append({"parameter": plain, "unit": unit, "column": r["name"],
-                             "value": r[key], "error": r[err_key]})
-        md_rows.append(f"| {plain}{f' [{unit}]' if unit else ''} | " + " | ".join(f"{v} ± {e}" for v, e in vals) + " |")
-        tex_rows.append(tex + " & " + " & ".join(f"${v} \\pm {e}{tex_units[unit]}$" for v, e in vals) + r" \\")
+                             "value": r[key], "error": r[err_key], "error_independent": e_ind})
+        md_rows.append(f"| {plain}{f' [{unit}]' if unit else ''} | " + " | ".join(
+            f"{v} ± {e}" + (f" [{ei}]" if ei is not None else "") for v, e, ei in vals) + " |")
+        tex_rows.append(tex + " & " + " & ".join(f"${v} \\pm {e}{tex_units[unit]}$" for v, e, _ in vals) + r" \\")
     md = "| Parameter | " + " | ".join(head.get(c, c) for c in cols) + " |\n"
     md += "|---|" + "---|" * len(cols) + "\n" + "\n".join(md_rows) + "\n"
+    if "mdisk_f_err_independent" in joint.columns:
+        md += ("\nErrors include the correlation between elements (scatter of the per-trial "
+               "joint estimates); in brackets, the error if the elements were independent "
+               "(the paper's combination).\n")
     tex = (
         "\\begin{deluxetable}{l" + "c" * len(cols) + "}\n"
         "\\tablecaption{Joint constraints on the disk mass, scale height, solar height and "
-        "solar vertical velocity from Orbital Torus Imaging.\\label{tab:joint}}\n"
+        "solar vertical velocity from Orbital Torus Imaging. Errors are the scatter of the "
+        "per-bootstrap-trial joint estimates, so they include the correlation between "
+        "abundance ratios measured on the same stars.\\label{tab:joint}}\n"
         "\\tablehead{\\colhead{Parameter} & " + " & ".join(f"\\colhead{{{head.get(c, c)}}}" for c in cols) + "}\n"
         "\\startdata\n" + "\n".join(tex_rows) + "\n\\enddata\n\\end{deluxetable}\n"
     )
@@ -271,6 +287,9 @@ def recovery(joint: pd.DataFrame, per_element: pd.DataFrame, truth: dict, n_sigm
             pull = (r[p] - truth[p]) / r[f"{p}_err"]
             d[p] = {"fit": r[p], "sigma": r[f"{p}_err"], "truth": truth[p], "pull": pull,
                     "pass": bool(abs(pull) <= n_sigma)}
+            if f"{p}_err_independent" in r.index and np.isfinite(r[f"{p}_err_independent"]):
+                si = r[f"{p}_err_independent"]
+                d[p].update(sigma_independent=si, pull_independent=(r[p] - truth[p]) / si)
             if r["name"] == "all":
                 passed &= abs(pull) <= n_sigma
         out["joint"][r["name"]] = d
@@ -288,13 +307,20 @@ def recovery_markdown(rec: dict) -> str:
     lines = ["# Recovery of the injected Galaxy (mock catalog)", ""]
     for name, d in rec["joint"].items():
         lines += [f"## Joint constraint: {name}", "",
-                  "| parameter | fit | sigma | truth | (fit - truth)/sigma | within 3 sigma |",
-                  "|---|---|---|---|---|---|"]
+                  "| parameter | fit | sigma | truth | (fit - truth)/sigma | within 3 sigma "
+                  "| sigma if independent | pull if independent |",
+                  "|---|---|---|---|---|---|---|---|"]
         for p, v in d.items():
             u = f" [{units[p]}]" if units[p] else ""
+            ind = (f"{v['sigma_independent']:.3g} | {v['pull_independent']:+.2f}"
+                   if "sigma_independent" in v else "- | -")
             lines.append(f"| {p}{u} | {v['fit']:.4g} | {v['sigma']:.3g} | {v['truth']:.4g} | "
-                         f"{v['pull']:+.2f} | {'yes' if v['pass'] else 'NO'} |")
+                         f"{v['pull']:+.2f} | {'yes' if v['pass'] else 'NO'} | {ind} |")
         lines.append("")
+    lines += ["sigma: the scatter of the per-trial joint estimates (every element of trial t "
+              "uses the same resample), so it includes the correlation between elements that "
+              "share the stars. 'If independent': the paper's combination "
+              "(sum_i C_i^-1)^-1, which treats the elements as independent measurements.", ""]
     lines += ["## Per element: (fit - truth)/sigma", "",
               "| element | " + " | ".join(K.PARAM_NAMES) + " |", "|---|" + "---|" * 4]
     for el, d in rec["per_element"].items():
