@@ -12,7 +12,7 @@ def main(smk):
     grid = {float(f): pd.read_parquet(path) for f, path in zip(smk.params.grid, smk.input.actions)}
     coeffs, binned = grid_coefficients(parent, grid, el, seed=smk.params.seed,
                                        n_bootstrap=smk.params.n_bootstrap, k=smk.params.k,
-                                       n_bins=smk.params.n_bins)
+                                       n_bins=smk.params.n_bins, weighting=smk.params.weighting)
     write_parquet(coeffs, smk.output.coeffs)
     write_parquet(binned, smk.output.binned)
 

@@ -8,7 +8,8 @@ from oti.pipeline import optimize_chunk, read_parent
 def main(smk):
     el, p, o = smk.wildcards.element, smk.params, smk.params.optimize
     settings = TrialSettings(maxiter=o["maxiter"], xatol=o["xatol"], fatol=o["fatol"],
-                             steps=tuple(o["steps"]), k=p.k, backend=p.backend, order=p.order)
+                             steps=tuple(o["steps"]), k=p.k, weighting=p.weighting,
+                             backend=p.backend, order=p.order)
     parent = read_parent(smk.input.parent, [el])
     write_parquet(optimize_chunk(parent, el, list(p.trials), p.seed, settings), smk.output[0])
 

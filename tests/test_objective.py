@@ -59,6 +59,23 @@ def test_same_seed_bit_identical():
     assert c["mdisk_f"] != a["mdisk_f"] or c["fun"] != a["fun"]
 
 
+def test_trial_resample_shared_by_elements():
+    """Trial t resamples the same stars for every element (the joint error relies on it)."""
+    from oti.bootstrap import resample_index
+
+    a = run_trial(FRAME, Y, YERR, seed=3, element_index=0, trial_index=2, settings=SETTINGS)
+    b = run_trial(FRAME, Y, YERR, seed=3, element_index=6, trial_index=2, settings=SETTINGS)
+    for r in (a, b):
+        r.pop("wall_s"), r.pop("element_index")
+    assert a == b
+    i0 = resample_index(N, 3, 2)
+    assert np.array_equal(i0, resample_index(N, 3, 2))
+    assert not np.array_equal(i0, resample_index(N, 3, 1))
+    assert not np.array_equal(i0, resample_index(N, 4, 2))
+    with pytest.raises(ValueError, match="trial_index"):
+        resample_index(N, 3, -1)
+
+
 _CHILD = r"""
 import json, sys, numpy as np
 sys.path.insert(0, {testdir!r})

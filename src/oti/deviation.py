@@ -28,6 +28,9 @@ from . import constants as K
 #: relative size below which sum_k w_k counts as degenerate (fallback to mean)
 DEGENERATE_RTOL = 1e-12
 
+#: neighbour weightings of :func:`abundance_deviation`
+WEIGHTINGS = ("uniform", "epanechnikov")
+
 
 def neighbour_indices(
     points: np.ndarray, k: int, source_index: np.ndarray | None = None
@@ -205,6 +208,102 @@ def _local_mean_kernel(points, y, nbr, rtol):
     return out
 
 
+def local_mean_smooth(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
+    """Appendix-A estimate with Epanechnikov weights: continuous in the points.
+
+    ``nbr`` (N, K+1): the K+1 nearest neighbours, sorted by distance. With
+    R = the distance to the (K+1)-th, the first K get weights
+    v_k = 1 - (d_k / R)^2; the estimate is the intercept of the weighted
+    least-squares line y_k = a + b xi_k, xi_k = (x_k - x*).D,
+    D = sum_k v_k (x_k - x*) / sum_k v_k. Uniform weights give
+    :func:`local_mean` exactly (up to rounding). A neighbour entering or
+    leaving the list does so at distance R, with weight 0, so the estimate,
+    and the objective built on it, has no jumps when the potential changes.
+    Falls back to the weighted plain mean where the line is degenerate.
+    """
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    nbr = np.ascontiguousarray(nbr, dtype=np.int64)
+    if points.shape[1] != 3:
+        return local_mean_smooth_numpy(points, y, nbr)
+    return _local_mean_smooth_kernel(points, np.ascontiguousarray(y, dtype=np.float64), nbr, DEGENERATE_RTOL)
+
+
+@numba.njit(cache=True)
+def _local_mean_smooth_kernel(points, y, nbr, rtol):
+    n, k1 = nbr.shape
+    kk = k1 - 1
+    out = np.empty(n)
+    v = np.empty(kk)
+    xi = np.empty(kk)
+    for i in range(n):
+        x0, x1, x2 = points[i, 0], points[i, 1], points[i, 2]
+        c = nbr[i, kk]
+        e0, e1, e2 = points[c, 0] - x0, points[c, 1] - x1, points[c, 2] - x2
+        r2 = e0 * e0 + e1 * e1 + e2 * e2
+        s0 = 0.0
+        for j in range(kk):
+            c = nbr[i, j]
+            e0, e1, e2 = points[c, 0] - x0, points[c, 1] - x1, points[c, 2] - x2
+            w = 1.0 - (e0 * e0 + e1 * e1 + e2 * e2) / r2 if r2 > 0.0 else 1.0
+            v[j] = w
+            s0 += w
+        if not s0 > 0.0:  # every neighbour at the boundary distance: plain mean
+            for j in range(kk):
+                v[j] = 1.0
+            s0 = float(kk)
+        D0 = 0.0
+        D1 = 0.0
+        D2 = 0.0
+        for j in range(kk):
+            c = nbr[i, j]
+            D0 += v[j] * (points[c, 0] - x0)
+            D1 += v[j] * (points[c, 1] - x1)
+            D2 += v[j] * (points[c, 2] - x2)
+        D0 /= s0
+        D1 /= s0
+        D2 /= s0
+        sx = 0.0
+        sxx = 0.0
+        sy = 0.0
+        sxy = 0.0
+        for j in range(kk):
+            c = nbr[i, j]
+            t = (points[c, 0] - x0) * D0 + (points[c, 1] - x1) * D1 + (points[c, 2] - x2) * D2
+            xi[j] = t
+            sx += v[j] * t
+            sxx += v[j] * t * t
+            sy += v[j] * y[c]
+            sxy += v[j] * t * y[c]
+        den = s0 * sxx - sx * sx
+        if np.isfinite(den) and den > rtol * s0 * sxx:
+            out[i] = (sxx * sy - sx * sxy) / den
+        else:
+            out[i] = sy / s0
+    return out
+
+
+def local_mean_smooth_numpy(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
+    """Vectorised numpy version of :func:`local_mean_smooth` (any dimension d)."""
+    d_all = points[nbr] - points[:, None, :]  # (N, K+1, d)
+    r2 = (d_all[:, -1] ** 2).sum(axis=1)
+    d = d_all[:, :-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.where(r2[:, None] > 0, 1.0 - (d**2).sum(axis=2) / r2[:, None], 1.0)
+    s0 = v.sum(axis=1)
+    v = np.where((s0 > 0)[:, None], v, 1.0)
+    s0 = v.sum(axis=1)
+    D = (v[:, :, None] * d).sum(axis=1) / s0[:, None]
+    xi = np.einsum("nkd,nd->nk", d, D)
+    yk = y[nbr[:, :-1]]
+    sx, sxx = (v * xi).sum(axis=1), (v * xi * xi).sum(axis=1)
+    sy, sxy = (v * yk).sum(axis=1), (v * xi * yk).sum(axis=1)
+    den = s0 * sxx - sx * sx
+    ok = np.isfinite(den) & (den > DEGENERATE_RTOL * s0 * sxx)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        line = (sxx * sy - sx * sxy) / den
+    return np.where(ok, line, sy / s0)
+
+
 def local_mean_numpy(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
     """Vectorised numpy version of :func:`local_mean` (any dimension d)."""
     xk = points[nbr]  # (N, K, d)
@@ -232,17 +331,24 @@ def abundance_deviation(
     source_index: np.ndarray | None = None,
     action_scale: float = K.ACTION_SCALE,
     nbr: np.ndarray | None = None,
+    weighting: str = "uniform",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Delta_n = y_n - (reweighted mean of y over the K action-space neighbours).
 
     ``actions`` (N, 3) = (J_R, L_z, J_z) [kpc km/s]; ``y``, ``yerr`` (N,) [dex];
-    ``source_index`` as in :func:`neighbour_indices`. Returns ``(delta,
-    sigma_delta)`` with sigma_delta = yerr. Pass ``nbr`` to reuse neighbours
-    already computed for these actions (they do not depend on the element).
+    ``source_index`` as in :func:`neighbour_indices`. ``weighting``:
+    ``"uniform"`` (the paper's Appendix A, :func:`local_mean`) or
+    ``"epanechnikov"`` (:func:`local_mean_smooth`, continuous in the
+    actions). Returns ``(delta, sigma_delta)`` with sigma_delta = yerr. Pass
+    ``nbr`` to reuse neighbours already computed for these actions (they do
+    not depend on the element): K columns for uniform, K + 1 for epanechnikov.
     """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"knn.weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
     points = np.asarray(actions, dtype=np.float64) / action_scale
     y = np.asarray(y, dtype=np.float64)
+    smooth = weighting == "epanechnikov"
     if nbr is None:
-        nbr = neighbour_indices(points, k, source_index)
-    est = local_mean(points, y, nbr)
+        nbr = neighbour_indices(points, k + 1 if smooth else k, source_index)
+    est = local_mean_smooth(points, y, nbr) if smooth else local_mean(points, y, nbr)
     return y - est, np.asarray(yerr, dtype=np.float64).copy()

@@ -67,6 +67,7 @@ class Objective:
         source_index: np.ndarray | None = None,
         backend: str = "galpy",
         order: int = 10,
+        weighting: str = "uniform",
     ) -> None:
         n = len(frame)
         y = np.asarray(y, dtype=np.float64)
@@ -75,7 +76,7 @@ class Objective:
             raise ValueError(f"y and yerr must have shape ({n},), got {y.shape}, {yerr.shape}")
         self.frame, self.y, self.yerr = frame, y, yerr
         self.source_index = None if source_index is None else np.asarray(source_index)
-        self.k, self.backend, self.order = int(k), backend, int(order)
+        self.k, self.backend, self.order, self.weighting = int(k), backend, int(order), weighting
         self.n_evals = 0
 
     def evaluate(self, p) -> Evaluation:
@@ -103,7 +104,8 @@ class Objective:
             log.debug("p=%s: %d stars failed in the action solver and are dropped", p, n_failed)
         J = act.loc[ok, ["J_R", "L_z", "J_z"]].to_numpy()
         src = None if self.source_index is None else self.source_index[ok]
-        delta, sig = abundance_deviation(J, self.y[ok], self.yerr[ok], k=self.k, source_index=src)
+        delta, sig = abundance_deviation(J, self.y[ok], self.yerr[ok], k=self.k, source_index=src,
+                                         weighting=self.weighting)
         t3 = time.perf_counter()
         tm["deviation"] = t3 - t2
         coeffs, cov = fit_fourier(act["theta_z"].to_numpy()[ok], delta, sig)
@@ -127,6 +129,7 @@ class TrialSettings:
     k: int = 64
     backend: str = "galpy"
     order: int = 10
+    weighting: str = "uniform"
 
 
 def run_trial(
@@ -154,7 +157,7 @@ def run_trial(
     idx = resample_index(len(frame), seed, trial_index)
     obj = Objective(
         frame.take(idx), np.asarray(y)[idx], np.asarray(yerr)[idx], k=s.k,
-        source_index=idx, backend=s.backend, order=s.order,
+        source_index=idx, backend=s.backend, order=s.order, weighting=s.weighting,
     )
     x0 = np.asarray(s.x0, dtype=np.float64)
     steps = np.asarray(s.steps, dtype=np.float64)

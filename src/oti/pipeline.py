@@ -101,6 +101,7 @@ def grid_coefficients(
     n_bootstrap: int,
     k: int,
     n_bins: int = 36,
+    weighting: str = "uniform",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fourier coefficients per grid f and bootstrap trial for one element.
 
@@ -110,7 +111,8 @@ def grid_coefficients(
     element.
     Returns (coefficients: one row per (f, trial) with c0..b2 and their
     sigmas; binned: the unresampled sample's mean deviation in ``n_bins``
-    theta_z bins per f, for display only).
+    theta_z bins per f, for display only). ``weighting`` of the neighbour
+    mean as in :func:`oti.deviation.abundance_deviation`.
     """
     element_index(element)  # an unknown name fails here, before any work
     y_all = parent[element].to_numpy(np.float64)
@@ -125,7 +127,7 @@ def grid_coefficients(
         th_all = tab["theta_z"].to_numpy()
         # the full sample, for the display histogram
         good = np.flatnonzero(ok)
-        d, s = abundance_deviation(J_all[good], y_all[good], e_all[good], k=k)
+        d, s = abundance_deviation(J_all[good], y_all[good], e_all[good], k=k, weighting=weighting)
         which = np.clip(np.digitize(th_all[good], edges) - 1, 0, n_bins - 1)
         cnt = np.bincount(which, minlength=n_bins)
         with np.errstate(invalid="ignore"):
@@ -137,7 +139,8 @@ def grid_coefficients(
         for t in range(n_bootstrap):
             idx = resample_index(len(parent), seed, t)
             idx = idx[ok[idx]]
-            dd, ss = abundance_deviation(J_all[idx], y_all[idx], e_all[idx], k=k, source_index=idx)
+            dd, ss = abundance_deviation(J_all[idx], y_all[idx], e_all[idx], k=k, source_index=idx,
+                                          weighting=weighting)
             c, cov = fit_fourier(th_all[idx], dd, ss)
             row = {"element": element, "mdisk_f": f, "trial": t, "n_stars": idx.size}
             row.update({n: v for n, v in zip(COEFF_NAMES, c)})

@@ -17,6 +17,7 @@ rule grid_coefficients:
         n_bootstrap=config["grid"]["n_bootstrap"],
         n_bins=config["grid"]["n_bins"],
         k=config["knn"]["k"],
+        weighting=config["knn"]["weighting"],
         seed=config["seed"],
     log:
         f"{LOGS}/grid/{{element}}.log",

@@ -18,6 +18,7 @@ rule optimize_trials:
         trials=lambda wc: chunk_trials(wc.chunk),
         seed=config["seed"],
         k=config["knn"]["k"],
+        weighting=config["knn"]["weighting"],
         backend=config["actions"]["backend"],
         order=config["actions"]["order"],
         optimize=config["optimize"],
