@@ -115,3 +115,59 @@ def test_compiled_local_mean_equals_numpy_reference():
     y = rng.normal(size=3000)
     nbr = neighbour_indices(x, 32)
     np.testing.assert_allclose(local_mean(x, y, nbr), local_mean_numpy(x, y, nbr), rtol=1e-12, atol=1e-13)
+
+
+# ------------------------------------------------ Epanechnikov-weighted estimate
+from oti.deviation import local_mean_smooth, local_mean_smooth_numpy  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), slope=st.floats(-5.0, 5.0), k=st.integers(4, 40))
+def test_smooth_linear_label_exact_on_a_line(seed, slope, k):
+    """Weighted least squares is still exact for a linear label in one dimension."""
+    rng = np.random.default_rng(seed)
+    t = rng.exponential(1.0, 300)
+    u = rng.normal(size=3)
+    u /= np.linalg.norm(u)
+    x = 2.0 + t[:, None] * u[None, :]
+    y = 0.3 + slope * t
+    est = local_mean_smooth(x, y, neighbour_indices(x, k + 1))
+    np.testing.assert_allclose(est, y, atol=1e-9 * (1 + abs(slope)))
+    d, _ = abundance_deviation(x * 30.0, y, np.ones_like(y), k=k, weighting="epanechnikov")
+    np.testing.assert_allclose(d, 0.0, atol=1e-9 * (1 + abs(slope)))
+
+
+def test_smooth_compiled_equals_numpy_and_constant_labels():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2000, 3)) * [1.0, 3.0, 0.3]
+    y = np.sin(x[:, 0]) + 0.1 * x[:, 1] ** 2 + rng.normal(0, 0.05, 2000)
+    nbr = neighbour_indices(x, 17)
+    np.testing.assert_allclose(local_mean_smooth(x, y, nbr), local_mean_smooth_numpy(x, y, nbr),
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(local_mean_smooth(x, np.full(2000, 0.25), nbr), 0.25, rtol=1e-12)
+    with pytest.raises(ValueError, match="knn.weighting"):
+        abundance_deviation(x, y, np.ones(2000), k=16, weighting="gaussian")
+
+
+def test_smooth_estimate_has_no_jump_when_a_neighbour_set_changes():
+    """Slide one star radially through the K-th / (K+1)-th neighbour shells of the
+    star at the origin: the uniform mean jumps, the Epanechnikov estimate does not."""
+    rng = np.random.default_rng(2)
+    k = 16
+    x = rng.normal(size=(400, 3))
+    x[0] = 0.0
+    y = rng.normal(size=400)
+    r = np.linalg.norm(x, axis=1)
+    order = np.argsort(r)
+    lo, hi = r[order[k - 2]], r[order[k + 3]]  # shells around the K-th and (K+1)-th neighbours
+    mover = order[-1]  # the farthest star, moved in along its own direction
+    y[mover] = 20.0  # a large label makes any jump obvious
+    u = x[mover] / r[mover]
+    est_s, est_u = [], []
+    for rr in np.linspace(hi, lo, 400):
+        x[mover] = rr * u
+        est_s.append(local_mean_smooth(x, y, neighbour_indices(x, k + 1))[0])
+        est_u.append(local_mean(x, y, neighbour_indices(x, k))[0])
+    js, ju = np.max(np.abs(np.diff(est_s))), np.max(np.abs(np.diff(est_u)))
+    assert ju > 0.02  # the uniform estimate jumps when the mover enters the K nearest
+    assert js < 0.05 * ju, (js, ju)  # the weighted one changes by small steps only

@@ -102,3 +102,17 @@ def test_order_and_process_independent(tmp_path):
     there = json.loads(res.stdout.strip().splitlines()[-1])
     assert there[0] == json.loads(json.dumps(here[1]))
     assert there[1] == json.loads(json.dumps(here[0]))
+
+
+def test_epanechnikov_objective_is_smooth_where_uniform_jumps():
+    """Along a line in z_sun the uniform-weight objective jumps whenever a neighbour set
+    changes; with Epanechnikov weights it has no jumps (second differences stay at the
+    level of the curvature, far below the first differences)."""
+    zs = np.linspace(19.0, 21.0, 41)
+    curves = {}
+    for w in ("uniform", "epanechnikov"):
+        obj = Objective(FRAME, Y, YERR, k=16, weighting=w)
+        curves[w] = np.array([obj([1.0, 0.28, z, 7.78]) for z in zs])
+    rough = {w: np.max(np.abs(np.diff(v, 2))) / np.median(np.abs(np.diff(v))) for w, v in curves.items()}
+    assert rough["uniform"] > 2.0, rough
+    assert rough["epanechnikov"] < 0.2, rough
