@@ -7,7 +7,9 @@ Usage (one core, as the issue's numbers are quoted):
 
 Stages: frame (solar offset), delta (Staeckel focal distance), actions
 (actions + frequencies + angles), knn (neighbour search incl. copy exclusion),
-weights (Appendix-A local mean), fit (Fourier least squares). The stars are a
+weights (Appendix-A local mean; ``--weighting epanechnikov`` times the
+smooth variant, which needs K + 1 neighbours, on the numba backends), fit
+(Fourier least squares). The stars are a
 bootstrap resample of a synthetic thin-disk snapshot; labels are a smooth
 function of the fiducial actions. Prints median seconds per stage and the
 ratio galpy / fast.
@@ -21,7 +23,7 @@ import time
 import numpy as np
 
 from oti.actions import galpy_staeckel, staeckel_delta, to_table
-from oti.deviation import local_mean, neighbour_indices
+from oti.deviation import local_mean, local_mean_smooth, neighbour_indices
 from oti.fourier import fit_fourier
 from oti.frame import FastFrame, cylindrical
 from oti.potential import MassModel
@@ -39,7 +41,8 @@ def _ckdtree_neighbours(pts, k, src):
     return _first_k_other(np.ascontiguousarray(idx, dtype=np.int64), src.astype(np.int64), k)[0]
 
 
-def one_evaluation(backend: str, frame: FastFrame, y, yerr, src, k: int, p) -> dict[str, float]:
+def one_evaluation(backend: str, frame: FastFrame, y, yerr, src, k: int, p,
+                   weighting: str = "uniform") -> dict[str, float]:
     t = {}
     t0 = time.perf_counter()
     xyz, vxyz = frame(p[2], p[3])
@@ -65,13 +68,14 @@ def one_evaluation(backend: str, frame: FastFrame, y, yerr, src, k: int, p) -> d
     t["actions"] = t3 - t2
     ok = tab["ok"].to_numpy()
     pts = tab.loc[ok, ["J_R", "L_z", "J_z"]].to_numpy() / 30.0
-    if backend == "galpy":  # the reference path: scipy's cKDTree on every row
+    smooth = weighting == "epanechnikov" and backend != "galpy"
+    if backend == "galpy":  # the reference path: scipy's cKDTree on every row, uniform weights
         nbr = _ckdtree_neighbours(pts, k, src[ok])
     else:
-        nbr = neighbour_indices(pts, k, src[ok])
+        nbr = neighbour_indices(pts, k + 1 if smooth else k, src[ok])
     t4 = time.perf_counter()
     t["knn"] = t4 - t3
-    est = local_mean(pts, y[ok], nbr)
+    est = local_mean_smooth(pts, y[ok], nbr) if smooth else local_mean(pts, y[ok], nbr)
     t5 = time.perf_counter()
     t["weights"] = t5 - t4
     fit_fourier(tab["theta_z"].to_numpy()[ok], y[ok] - est, yerr[ok])
@@ -86,6 +90,8 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--backends", default="galpy,fast,fast-batched")
+    ap.add_argument("--weighting", choices=["uniform", "epanechnikov"], default="uniform",
+                    help="neighbour weights of the numba paths (the galpy reference stays uniform)")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     xyz, vxyz = disk_snapshot(a.n, rng)
@@ -100,11 +106,11 @@ def main() -> None:
     p = (1.05, 0.3, 20.0, 7.5)
     res = {}
     for b in a.backends.split(","):
-        one_evaluation(b, frame, y, yerr, src, a.k, p)  # warm-up (JIT, caches)
-        runs = [one_evaluation(b, frame, y, yerr, src, a.k, p) for _ in range(a.repeat)]
+        one_evaluation(b, frame, y, yerr, src, a.k, p, a.weighting)  # warm-up (JIT, caches)
+        runs = [one_evaluation(b, frame, y, yerr, src, a.k, p, a.weighting) for _ in range(a.repeat)]
         res[b] = {s: float(np.median([r[s] for r in runs])) for s in runs[0]}
     stages = list(next(iter(res.values())))
-    print(f"N = {a.n}, K = {a.k}, median of {a.repeat} (seconds per evaluation)")
+    print(f"N = {a.n}, K = {a.k}, {a.weighting} weights, median of {a.repeat} (seconds per evaluation)")
     print("galpy = galpy C actions + gala delta + scipy cKDTree neighbours (the reference path)")
     print(f"{'stage':10s}" + "".join(f"{b:>13s}" for b in res))
     for s in stages:

@@ -54,7 +54,8 @@ class Objective:
 
     ``frame``: :class:`FastFrame` of the stars in use (resampled rows);
     ``y``, ``yerr`` (N,) [dex]; ``source_index`` (N,) original star of each row
-    (None for the unresampled sample); ``k`` neighbours; ``backend`` of
+    (None for the unresampled sample); ``k`` neighbours and their
+    ``weighting`` (:func:`oti.deviation.abundance_deviation`); ``backend`` of
     :func:`oti.actions.actions_angles`.
     """
 
