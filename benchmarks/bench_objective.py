@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from oti.actions import galpy_staeckel, staeckel_delta, to_table
-from oti.deviation import local_mean, local_mean_smooth, neighbour_indices
+from oti.deviation import local_mean, neighbour_indices
 from oti.fourier import fit_fourier
 from oti.frame import FastFrame, cylindrical
 from oti.potential import MassModel
@@ -75,7 +75,7 @@ def one_evaluation(backend: str, frame: FastFrame, y, yerr, src, k: int, p,
         nbr = neighbour_indices(pts, k + 1 if smooth else k, src[ok])
     t4 = time.perf_counter()
     t["knn"] = t4 - t3
-    est = local_mean_smooth(pts, y[ok], nbr) if smooth else local_mean(pts, y[ok], nbr)
+    est = local_mean(pts, y[ok], nbr, "epanechnikov" if smooth else "uniform")
     t5 = time.perf_counter()
     t["weights"] = t5 - t4
     fit_fourier(tab["theta_z"].to_numpy()[ok], y[ok] - est, yerr[ok])

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
-from oti.deviation import abundance_deviation, local_mean, neighbour_indices
+from oti.deviation import abundance_deviation, local_mean, local_mean_numpy, neighbour_indices
 
 
 @settings(max_examples=40, deadline=None)
@@ -107,7 +107,6 @@ def test_too_few_stars():
 
 
 def test_compiled_local_mean_equals_numpy_reference():
-    from oti.deviation import local_mean_numpy
 
     rng = np.random.default_rng(9)
     x = rng.normal(size=(3000, 3)) * [1.0, 5.0, 0.2]
@@ -118,7 +117,6 @@ def test_compiled_local_mean_equals_numpy_reference():
 
 
 # ------------------------------------------------ Epanechnikov-weighted estimate
-from oti.deviation import local_mean_smooth, local_mean_smooth_numpy  # noqa: E402
 
 
 @settings(max_examples=25, deadline=None)
@@ -131,7 +129,7 @@ def test_smooth_linear_label_exact_on_a_line(seed, slope, k):
     u /= np.linalg.norm(u)
     x = 2.0 + t[:, None] * u[None, :]
     y = 0.3 + slope * t
-    est = local_mean_smooth(x, y, neighbour_indices(x, k + 1))
+    est = local_mean(x, y, neighbour_indices(x, k + 1), "epanechnikov")
     np.testing.assert_allclose(est, y, atol=1e-9 * (1 + abs(slope)))
     d, _ = abundance_deviation(x * 30.0, y, np.ones_like(y), k=k, weighting="epanechnikov")
     np.testing.assert_allclose(d, 0.0, atol=1e-9 * (1 + abs(slope)))
@@ -142,9 +140,9 @@ def test_smooth_compiled_equals_numpy_and_constant_labels():
     x = rng.normal(size=(2000, 3)) * [1.0, 3.0, 0.3]
     y = np.sin(x[:, 0]) + 0.1 * x[:, 1] ** 2 + rng.normal(0, 0.05, 2000)
     nbr = neighbour_indices(x, 17)
-    np.testing.assert_allclose(local_mean_smooth(x, y, nbr), local_mean_smooth_numpy(x, y, nbr),
+    np.testing.assert_allclose(local_mean(x, y, nbr, "epanechnikov"), local_mean_numpy(x, y, nbr, "epanechnikov"),
                                rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(local_mean_smooth(x, np.full(2000, 0.25), nbr), 0.25, rtol=1e-12)
+    np.testing.assert_allclose(local_mean(x, np.full(2000, 0.25), nbr, "epanechnikov"), 0.25, rtol=1e-12)
     with pytest.raises(ValueError, match="knn.weighting"):
         abundance_deviation(x, y, np.ones(2000), k=16, weighting="gaussian")
 
@@ -166,7 +164,7 @@ def test_smooth_estimate_has_no_jump_when_a_neighbour_set_changes():
     est_s, est_u = [], []
     for rr in np.linspace(hi, lo, 400):
         x[mover] = rr * u
-        est_s.append(local_mean_smooth(x, y, neighbour_indices(x, k + 1))[0])
+        est_s.append(local_mean(x, y, neighbour_indices(x, k + 1), "epanechnikov")[0])
         est_u.append(local_mean(x, y, neighbour_indices(x, k))[0])
     js, ju = np.max(np.abs(np.diff(est_s))), np.max(np.abs(np.diff(est_u)))
     assert ju > 0.02  # the uniform estimate jumps when the mover enters the K nearest

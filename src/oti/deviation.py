@@ -12,6 +12,10 @@ falling back to the plain mean <y> when the displacement <x> - x* underflows
 (sum w = 0, or the fit is degenerate). Delta_n = y_n - y*, sigma_Delta_n = the
 star's own abundance error.
 
+``weighting="epanechnikov"`` fits the same line by weighted least squares
+with v_k = 1 - (d_k / R)^2 (R: distance to the (K+1)-th neighbour), which
+makes the estimate continuous in the actions (see :func:`local_mean`).
+
 The estimate is exact for labels that are linear in the projection of the
 actions on the displacement direction <x> - x* (in one dimension, for every
 linear label); it removes the first-order bias of the plain mean at the edges
@@ -153,104 +157,64 @@ def _query(points: np.ndarray, kq: int) -> np.ndarray:
     return knn(points, kq)[1]
 
 
-def local_mean(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
+def local_mean(
+    points: np.ndarray, y: np.ndarray, nbr: np.ndarray, weighting: str = "uniform"
+) -> np.ndarray:
     """Appendix-A reweighted neighbour mean of labels ``y`` at every point.
 
-    ``points`` (N, 3), ``y`` (N,), ``nbr`` (N, K) neighbour indices. Falls back
-    to the plain mean where the reweighting is degenerate. Compiled kernel;
-    :func:`local_mean_numpy` is the vectorised reference it is tested against.
+    ``points`` (N, d), ``y`` (N,). The estimate is the intercept of the
+    weighted least-squares line y_k = a + b xi_k, xi_k = (x_k - x*).D,
+    D = sum_k v_k (x_k - x*) / sum_k v_k, over the K neighbours, falling back
+    to the weighted plain mean where the line is degenerate. ``weighting``:
+
+    - ``"uniform"`` (the paper): ``nbr`` (N, K), v_k = 1;
+    - ``"epanechnikov"``: ``nbr`` (N, K+1) sorted by distance, R = the
+      distance to the (K+1)-th, v_k = 1 - (d_k / R)^2 for the first K. A
+      neighbour enters or leaves the list at distance R, with weight 0, so
+      the estimate, and the objective built on it, has no jumps when the
+      potential changes.
+
+    Compiled kernel for d = 3; :func:`local_mean_numpy` is the vectorised
+    reference it is tested against.
     """
+    smooth = _is_smooth(weighting)
     points = np.ascontiguousarray(points, dtype=np.float64)
     if points.shape[1] != 3:
-        return local_mean_numpy(points, y, nbr)
+        return local_mean_numpy(points, y, nbr, weighting)
     return _local_mean_kernel(
         points, np.ascontiguousarray(y, dtype=np.float64),
-        np.ascontiguousarray(nbr, dtype=np.int64), DEGENERATE_RTOL,
+        np.ascontiguousarray(nbr, dtype=np.int64), smooth, DEGENERATE_RTOL,
     )
 
 
-@numba.njit(cache=True)
-def _local_mean_kernel(points, y, nbr, rtol):
-    n, kk = nbr.shape
-    out = np.empty(n)
-    xi = np.empty(kk)
-    for i in range(n):
-        x0, x1, x2 = points[i, 0], points[i, 1], points[i, 2]
-        D0 = 0.0
-        D1 = 0.0
-        D2 = 0.0
-        ysum = 0.0
-        for j in range(kk):
-            c = nbr[i, j]
-            D0 += points[c, 0] - x0
-            D1 += points[c, 1] - x1
-            D2 += points[c, 2] - x2
-            ysum += y[c]
-        D0 /= kk
-        D1 /= kk
-        D2 /= kk
-        s1 = 0.0
-        s2 = 0.0
-        for j in range(kk):
-            c = nbr[i, j]
-            v = (points[c, 0] - x0) * D0 + (points[c, 1] - x1) * D1 + (points[c, 2] - x2) * D2
-            xi[j] = v
-            s1 += v
-            s2 += v * v
-        sw = s1 * s1 - kk * s2
-        if np.isfinite(sw) and abs(sw) > rtol * kk * s2:
-            acc = 0.0
-            for j in range(kk):
-                acc += (xi[j] * s1 - s2) * y[nbr[i, j]]
-            out[i] = acc / sw
-        else:
-            out[i] = ysum / kk
-    return out
-
-
-def local_mean_smooth(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
-    """Appendix-A estimate with Epanechnikov weights: continuous in the points.
-
-    ``nbr`` (N, K+1): the K+1 nearest neighbours, sorted by distance. With
-    R = the distance to the (K+1)-th, the first K get weights
-    v_k = 1 - (d_k / R)^2; the estimate is the intercept of the weighted
-    least-squares line y_k = a + b xi_k, xi_k = (x_k - x*).D,
-    D = sum_k v_k (x_k - x*) / sum_k v_k. Uniform weights give
-    :func:`local_mean` exactly (up to rounding). A neighbour entering or
-    leaving the list does so at distance R, with weight 0, so the estimate,
-    and the objective built on it, has no jumps when the potential changes.
-    Falls back to the weighted plain mean where the line is degenerate.
-    """
-    points = np.ascontiguousarray(points, dtype=np.float64)
-    nbr = np.ascontiguousarray(nbr, dtype=np.int64)
-    if points.shape[1] != 3:
-        return local_mean_smooth_numpy(points, y, nbr)
-    return _local_mean_smooth_kernel(points, np.ascontiguousarray(y, dtype=np.float64), nbr, DEGENERATE_RTOL)
+def _is_smooth(weighting: str) -> bool:
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"knn.weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
+    return weighting == "epanechnikov"
 
 
 @numba.njit(cache=True)
-def _local_mean_smooth_kernel(points, y, nbr, rtol):
-    n, k1 = nbr.shape
-    kk = k1 - 1
+def _local_mean_kernel(points, y, nbr, smooth, rtol):
+    n = nbr.shape[0]
+    kk = nbr.shape[1] - 1 if smooth else nbr.shape[1]
     out = np.empty(n)
-    v = np.empty(kk)
-    xi = np.empty(kk)
+    v = np.ones(kk)
     for i in range(n):
         x0, x1, x2 = points[i, 0], points[i, 1], points[i, 2]
-        c = nbr[i, kk]
-        e0, e1, e2 = points[c, 0] - x0, points[c, 1] - x1, points[c, 2] - x2
-        r2 = e0 * e0 + e1 * e1 + e2 * e2
-        s0 = 0.0
-        for j in range(kk):
-            c = nbr[i, j]
+        s0 = float(kk)
+        if smooth:
+            c = nbr[i, kk]
             e0, e1, e2 = points[c, 0] - x0, points[c, 1] - x1, points[c, 2] - x2
-            w = 1.0 - (e0 * e0 + e1 * e1 + e2 * e2) / r2 if r2 > 0.0 else 1.0
-            v[j] = w
-            s0 += w
-        if not s0 > 0.0:  # every neighbour at the boundary distance: plain mean
+            r2 = e0 * e0 + e1 * e1 + e2 * e2
+            s0 = 0.0
             for j in range(kk):
-                v[j] = 1.0
-            s0 = float(kk)
+                c = nbr[i, j]
+                e0, e1, e2 = points[c, 0] - x0, points[c, 1] - x1, points[c, 2] - x2
+                v[j] = 1.0 - (e0 * e0 + e1 * e1 + e2 * e2) / r2 if r2 > 0.0 else 1.0
+                s0 += v[j]
+            if not s0 > 0.0:  # every neighbour at the boundary distance: plain mean
+                v[:] = 1.0
+                s0 = float(kk)
         D0 = 0.0
         D1 = 0.0
         D2 = 0.0
@@ -269,7 +233,6 @@ def _local_mean_smooth_kernel(points, y, nbr, rtol):
         for j in range(kk):
             c = nbr[i, j]
             t = (points[c, 0] - x0) * D0 + (points[c, 1] - x1) * D1 + (points[c, 2] - x2) * D2
-            xi[j] = t
             sx += v[j] * t
             sxx += v[j] * t * t
             sy += v[j] * y[c]
@@ -282,45 +245,32 @@ def _local_mean_smooth_kernel(points, y, nbr, rtol):
     return out
 
 
-def local_mean_smooth_numpy(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
-    """Vectorised numpy version of :func:`local_mean_smooth` (any dimension d)."""
-    d_all = points[nbr] - points[:, None, :]  # (N, K+1, d)
-    r2 = (d_all[:, -1] ** 2).sum(axis=1)
-    d = d_all[:, :-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = np.where(r2[:, None] > 0, 1.0 - (d**2).sum(axis=2) / r2[:, None], 1.0)
+def local_mean_numpy(
+    points: np.ndarray, y: np.ndarray, nbr: np.ndarray, weighting: str = "uniform"
+) -> np.ndarray:
+    """Vectorised numpy version of :func:`local_mean` (any dimension d)."""
+    if _is_smooth(weighting):
+        d_all = points[nbr] - points[:, None, :]  # (N, K+1, d)
+        r2 = (d_all[:, -1] ** 2).sum(axis=1)
+        d = d_all[:, :-1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = np.where(r2[:, None] > 0, 1.0 - (d**2).sum(axis=2) / r2[:, None], 1.0)
+        v = np.where((v.sum(axis=1) > 0)[:, None], v, 1.0)
+        nbr = nbr[:, :-1]
+    else:
+        d = points[nbr] - points[:, None, :]  # (N, K, d)
+        v = np.ones(nbr.shape)
     s0 = v.sum(axis=1)
-    v = np.where((s0 > 0)[:, None], v, 1.0)
-    s0 = v.sum(axis=1)
-    D = (v[:, :, None] * d).sum(axis=1) / s0[:, None]
+    D = (v[:, :, None] * d).sum(axis=1) / s0[:, None]  # weighted <x> - x*
     xi = np.einsum("nkd,nd->nk", d, D)
-    yk = y[nbr[:, :-1]]
+    yk = y[nbr]
     sx, sxx = (v * xi).sum(axis=1), (v * xi * xi).sum(axis=1)
     sy, sxy = (v * yk).sum(axis=1), (v * xi * yk).sum(axis=1)
-    den = s0 * sxx - sx * sx
+    den = s0 * sxx - sx * sx  # >= 0 (Cauchy-Schwarz)
     ok = np.isfinite(den) & (den > DEGENERATE_RTOL * s0 * sxx)
     with np.errstate(invalid="ignore", divide="ignore"):
         line = (sxx * sy - sx * sxy) / den
     return np.where(ok, line, sy / s0)
-
-
-def local_mean_numpy(points: np.ndarray, y: np.ndarray, nbr: np.ndarray) -> np.ndarray:
-    """Vectorised numpy version of :func:`local_mean` (any dimension d)."""
-    xk = points[nbr]  # (N, K, d)
-    d = xk - points[:, None, :]
-    D = d.mean(axis=1)  # <x> - x*
-    xi = np.einsum("nkd,nd->nk", d, D)
-    s1 = xi.sum(axis=1)
-    s2 = (xi * xi).sum(axis=1)
-    kk = nbr.shape[1]
-    w = xi * s1[:, None] - s2[:, None]
-    sw = s1 * s1 - kk * s2  # = sum_k w_k <= 0 (Cauchy-Schwarz)
-    yk = y[nbr]
-    plain = yk.mean(axis=1)
-    degenerate = ~(np.abs(sw) > DEGENERATE_RTOL * kk * s2) | ~np.isfinite(sw)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        weighted = (w * yk).sum(axis=1) / sw
-    return np.where(degenerate, plain, weighted)
 
 
 def abundance_deviation(
@@ -337,18 +287,14 @@ def abundance_deviation(
 
     ``actions`` (N, 3) = (J_R, L_z, J_z) [kpc km/s]; ``y``, ``yerr`` (N,) [dex];
     ``source_index`` as in :func:`neighbour_indices`. ``weighting``:
-    ``"uniform"`` (the paper's Appendix A, :func:`local_mean`) or
-    ``"epanechnikov"`` (:func:`local_mean_smooth`, continuous in the
-    actions). Returns ``(delta, sigma_delta)`` with sigma_delta = yerr. Pass
+    ``"uniform"`` (the paper's Appendix A) or ``"epanechnikov"``
+    (continuous in the actions); see :func:`local_mean`. Returns ``(delta, sigma_delta)`` with sigma_delta = yerr. Pass
     ``nbr`` to reuse neighbours already computed for these actions (they do
     not depend on the element): K columns for uniform, K + 1 for epanechnikov.
     """
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"knn.weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
     points = np.asarray(actions, dtype=np.float64) / action_scale
     y = np.asarray(y, dtype=np.float64)
-    smooth = weighting == "epanechnikov"
     if nbr is None:
-        nbr = neighbour_indices(points, k + 1 if smooth else k, source_index)
-    est = local_mean_smooth(points, y, nbr) if smooth else local_mean(points, y, nbr)
+        nbr = neighbour_indices(points, k + 1 if _is_smooth(weighting) else k, source_index)
+    est = local_mean(points, y, nbr, weighting)
     return y - est, np.asarray(yerr, dtype=np.float64).copy()
