@@ -62,7 +62,7 @@ def one_evaluation(backend: str, frame: FastFrame, y, yerr, src, k: int, p,
         delta = staeckel_delta_fast(model.natural_params(), cyl["R"], cyl["z"])
         t2 = time.perf_counter()
         t["delta"] = t2 - t1
-        d2, nat = actions_freqs_angles_fast(model.natural_params(), cyl, batched=backend == "fast-batched")
+        d2, nat = actions_freqs_angles_fast(model.natural_params(), cyl, batched=backend == "fast")
         tab = to_table(nat, d2)
     t3 = time.perf_counter()
     t["actions"] = t3 - t2
@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=56000)
     ap.add_argument("--k", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--backends", default="galpy,fast,fast-batched")
+    ap.add_argument("--backends", default="galpy,fast,fast-scalar")
     ap.add_argument("--weighting", choices=["uniform", "epanechnikov"], default="uniform",
                     help="neighbour weights of the numba paths (the galpy reference stays uniform)")
     a = ap.parse_args()

@@ -238,9 +238,9 @@ def _hard_sample():
 
 @pytest.mark.slow
 def test_batched_path_matches_scalar_path():
-    """Lock-step batches (vector elementary functions; backend "fast-batched")
-    against the one-star path (same bars as against galpy). Compiling the
-    batched kernel takes minutes on a fresh checkout (then it is cached)."""
+    """Lock-step batches (vector elementary functions; backend "fast") against
+    the one-star path (backend "fast-scalar"), with the same bars as against
+    galpy."""
     model, cyl, delta = _hard_sample()
     _, a = sf.actions_freqs_angles_fast(model.natural_params(), cyl, delta_kpc=delta, batched=True)
     _, b = sf.actions_freqs_angles_fast(model.natural_params(), cyl, delta_kpc=delta, batched=False)

@@ -4,9 +4,10 @@ Per star: the focal distance delta of the locally fitting Staeckel potential
 (Sanders 2012 eq. 9, as gala's ``get_staeckel_fudge_delta`` evaluates it at
 the star's position), then galpy's C ``actionAngleStaeckel`` (Gauss-Legendre
 order 10) with that per-star delta. A numba backend with the same answers
-lives in :mod:`oti.staeckel_fast`; select with ``backend="fast"`` (scalar,
-seconds to compile) or ``"fast-batched"`` (64-star lock-step batches, ~3x
-faster per star, minutes to compile once into numba's cache).
+lives in :mod:`oti.staeckel_fast`; select with ``backend="fast"`` (64-star
+lock-step batches with a one-star fallback, ~50x galpy per core, ~20 s to
+compile once into numba's cache) or ``"fast-scalar"`` (the one-star path
+alone, ~10x galpy; for checks).
 
 Output units: actions J_R, L_z, J_z [kpc km/s]; frequencies Omega_R,
 Omega_phi, Omega_z [km/s/kpc] (1 km/s/kpc = 1.0227 rad/Gyr); angles
@@ -42,7 +43,7 @@ COLUMNS = ACTION_COLUMNS + FREQ_COLUMNS + ANGLE_COLUMNS + ("delta", "ok")
 GALPY_SENTINEL = 9999.99
 _RO = K.GALCEN_DISTANCE_KPC
 _VO = K.VCIRC_KMS
-BACKENDS = ("galpy", "fast", "fast-batched")
+BACKENDS = ("galpy", "fast", "fast-scalar")
 
 
 def staeckel_delta(model: MassModel, xyz: np.ndarray, vxyz: np.ndarray) -> np.ndarray:
@@ -113,7 +114,7 @@ def actions_angles(
         from .staeckel_fast import actions_freqs_angles_fast
 
         delta_kpc, nat = actions_freqs_angles_fast(
-            model.natural_params(), cyl, order=order, batched=backend == "fast-batched"
+            model.natural_params(), cyl, order=order, batched=backend == "fast"
         )
     else:
         delta_kpc = staeckel_delta(model, xyz, vxyz)

@@ -1,8 +1,8 @@
 """Compile the numba kernels once, so every later process loads them from disk.
 
 numba caches compiled machine code beside the sources (``cache=True``); the
-batched Staeckel kernel takes a few minutes to compile, and processes that
-start before the cache exists would each compile it again. The workflow runs
+batched Staeckel kernel takes ~20 s to compile, and processes that start
+before the cache exists would each compile it again. The workflow runs
 :func:`compile_all` as its first job (rule ``compile_kernels``); later jobs
 load the cache in well under a second.
 
@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 def compile_all(backend: str = "fast") -> dict[str, float]:
     """Call the cached numba kernels ``backend`` needs on a small input.
 
-    ``backend``: ``fast`` (scalar Staeckel kernel), ``fast-batched`` (also the
-    batched one: minutes on first use) or ``galpy`` (neighbour kernels only).
+    ``backend``: ``fast`` (batched Staeckel kernel with its one-star fallback),
+    ``fast-scalar`` (the one-star kernel alone) or ``galpy`` (neighbour
+    kernels only).
     Returns seconds per kernel family.
     """
     from .deviation import local_mean, neighbour_indices
@@ -39,7 +40,7 @@ def compile_all(backend: str = "fast") -> dict[str, float]:
     params = MassModel().natural_params()
     if backend.startswith("fast"):
         staeckel_delta_fast(params, cyl["R"], cyl["z"])
-        actions_freqs_angles_fast(params, cyl, batched=backend == "fast-batched")
+        actions_freqs_angles_fast(params, cyl, batched=backend == "fast")
         timings[f"staeckel ({backend})"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     pts = np.random.default_rng(1).normal(size=(400, 3))

@@ -1,4 +1,4 @@
-# Stage 0: compile the numba kernels once (minutes on a fresh checkout; later
+# Stage 0: compile the numba kernels once (~30 s on a fresh checkout; later
 # processes load them from numba's on-disk cache in under a second).
 
 
