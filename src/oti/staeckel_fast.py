@@ -1257,7 +1257,7 @@ def _vdsv_model(v, E, L2, dsh, dch, sinh2u0, P):
 # the rows a lane loop writes do not alias the rows it reads and vectorises it
 # without run-time checks.
 _ROWS = ("E", "LZ", "L2", "DL", "UX", "VX", "PU", "PV", "SH2", "DSH", "DCH", "C0", "C1",
-         "I3U", "I3V", "UCAP", "VM", "GOOD", "UMIN", "UMAX", "VMIN", "S0", "LO", "HI",
+         "I3U", "I3V", "UCAP", "VM", "GOOD", "UMIN", "UMAX", "VMIN", "S0", "Y", "LO", "HI",
          "X", "F", "F2", "DF", "FL", "FH", "NEG", "DONE", "ACT",
          "JL", "EL", "LL", "IL", "JH", "EH", "LH", "IH",
          "A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4",
@@ -1265,7 +1265,7 @@ _ROWS = ("E", "LZ", "L2", "DL", "UX", "VX", "PU", "PV", "SH2", "DSH", "DCH", "C0
          "RR", "ZZ", "VRR", "VTT", "VZZ")
 _NROWS = len(_ROWS)
 (_E, _LZ, _L2, _DL, _UX, _VX, _PU, _PV, _SH2, _DSH, _DCH, _C0, _C1,
- _I3U, _I3V, _UCAP, _VM, _GOOD, _UMIN, _UMAX, _VMIN, _S0, _LO, _HI,
+ _I3U, _I3V, _UCAP, _VM, _GOOD, _UMIN, _UMAX, _VMIN, _S0, _Y, _LO, _HI,
  _X, _F, _F2, _DF, _FL, _FH, _NEG, _DONE, _ACT,
  _JL, _EL, _LL, _IL, _JH, _EH, _LH, _IH,
  _A1, _A2, _A3, _A4, _B1, _B2, _B3, _B4,
@@ -1764,17 +1764,17 @@ def _b_angle_integrals(W, P, xg, wg):
             Du = W[_UMAX + j] - umin
             high = W[_UX + j] > umin + 0.5 * Du
             W[_X + j] = W[_UMAX + j] - Du * y if high else umin + Du * y
-            W[_S0 + j] = y
+            W[_Y + j] = y
             nedge += 0 if (y * (1.0 - y) > _CHI_EDGE) else 1
         _lanes_s(_KIND_U, W, P)
         for j in range(_BATCH):
-            y = W[_S0 + j]
+            y = W[_Y + j]
             W[_TQU + j] = W[_F + j] / (y * (1.0 - y))
             W[_TSU + j] = W[_F2 + j]
         if nedge > 0:  # lanes at galpy's endpoint model (y (1 - y) <= 1e-6): rare
             _lanes_dsm(_KIND_U, W, P)
             for j in range(_BATCH):
-                y = W[_S0 + j]
+                y = W[_Y + j]
                 if not (y * (1.0 - y) > _CHI_EDGE):
                     umin = W[_UMIN + j]
                     Du = W[_UMAX + j] - umin
@@ -1792,18 +1792,18 @@ def _b_angle_integrals(W, P, xg, wg):
             y = sc * sc
             vmin = W[_VMIN + j]
             W[_X + j] = vmin + (_PI - 2.0 * vmin) * y if lowv else _HALFPI - c * c
-            W[_S0 + j] = y
+            W[_Y + j] = y
             W[_TWV + j] = wk if lowv else wk * 2.0 * c
             nedge += 1 if (lowv & (not (y * (1.0 - y) > _CHI_EDGE))) else 0
         _lanes_s(_KIND_V, W, P)
         for j in range(_BATCH):
-            y = W[_S0 + j]
+            y = W[_Y + j]
             W[_TQV + j] = W[_F + j] / (y * (1.0 - y)) if W[_ACT + j] > 0.0 else W[_F + j]
             W[_TSV + j] = W[_F2 + j]
         if nedge > 0:
             _lanes_dsm(_KIND_V, W, P)
             for j in range(_BATCH):
-                y = W[_S0 + j]
+                y = W[_Y + j]
                 if (W[_ACT + j] > 0.0) and not (y * (1.0 - y) > _CHI_EDGE):
                     Dv = _PI - 2.0 * W[_VMIN + j]
                     W[_TQV + j] = Dv * (W[_DSV0 + j] + W[_DF + j]) / 2.0 / (1.0 - y)
