@@ -155,3 +155,41 @@ def test_knn_subset_rows_equal_full_query():
     np.testing.assert_array_equal(d_sub, d_full[sub])
     with pytest.raises(ValueError, match="distinct"):
         knn_subset(pts, 5, np.array([1, 1]))
+
+
+def test_hint_never_changes_the_answer():
+    """Hints (guessed neighbour lists) only prune the search: good, stale,
+    wrong, duplicated, out-of-range or too-narrow hints all give the exact
+    answer, bit for bit, and the same sets as cKDTree."""
+    from oti.neighbours import Tree
+
+    rng = np.random.default_rng(21)
+    n, k = 4000, 26
+    pts = _action_like(n, rng)
+    prev = Tree(pts).query(k + 4)[1]
+    bad = prev.copy()
+    bad[::7, 3] = bad[::7, 5]             # a repeated index: not k distinct points
+    bad[3::7] = prev[3::7, 1:2]           # one point k times: a far too tight bound
+    bad[1::7, 0] = n + 3                  # out of range
+    bad[2::7, 2] = -1                     # unknown
+    hints = {
+        "previous lists": prev,
+        "random": rng.integers(0, n, (n, k)),
+        "corrupted": bad,
+        "too narrow": prev[:, : k - 1],
+        "wrong shape": prev[:-1],
+    }
+    for jitter in (1e-3, 3e-2, 0.5):
+        moved = pts + rng.normal(0.0, jitter, pts.shape) * [1.0, 1.0, 0.3]
+        tree = Tree(moved)
+        d0, i0 = tree.query(k)
+        dc, ic = cKDTree(moved).query(moved, k)
+        np.testing.assert_allclose(d0, dc, rtol=0, atol=1e-12)
+        assert np.array_equal(np.sort(i0, axis=1), np.sort(ic, axis=1))
+        for name, h in hints.items():
+            d, i = tree.query(k, hint=h)
+            assert np.array_equal(i, i0), (jitter, name)
+            assert np.array_equal(d, d0), (jitter, name)
+        sub = rng.choice(n, 300, replace=False)
+        d, i = tree.query(k, sub, hint=prev)
+        assert np.array_equal(i, i0[sub]) and np.array_equal(d, d0[sub])

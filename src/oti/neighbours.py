@@ -244,12 +244,16 @@ def _box_dist2(box, node, qx, qy, qz):
 
 @njit(cache=True, nogil=True)
 def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, leaf_size,
-                 q_start, q_stop, out_d, out_i, rowmap):
+                 q_start, q_stop, out_d, out_i, rowmap, hint):
     """Query the points at tree positions ``[q_start, q_stop)``; write rows
     ``rowmap[perm[q]]`` of ``out_d`` (distances) and ``out_i`` (original
     indices), skipping points whose ``rowmap`` entry is negative.
 
     ``tx, ty, tz``: coordinates in tree order; ``ox, oy, oz``: in original order.
+    ``hint``: (N, >= k) guessed neighbours per original point (only the
+    first k columns are read), or an array with no rows. A row of k
+    distinct indices in [0, N) bounds that point's k-th neighbour distance;
+    any other row is ignored and the tree-order bound is used instead.
     """
     n = tx.shape[0]
     cap = 4 * k + 64 + leaf_size
@@ -265,6 +269,8 @@ def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, 
     nbx = np.empty(k)
     nby = np.empty(k)
     nbz = np.empty(k)
+    use_hint = hint.shape[0] == n and hint.shape[1] >= k
+    stamp = np.full(n if use_hint else 0, -1, np.int64)
     first = True
     for q in range(q_start, q_stop):
         if rowmap[perm[q]] < 0:
@@ -273,24 +279,41 @@ def _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, 
         qy = ty[q]
         qz = tz[q]
         # Upper bound on the k-th squared distance: the largest squared
-        # distance to k distinct points (the previous query's neighbours, or
-        # for the first query k points next to it in tree order). Those k
-        # points pass the test below with the very same arithmetic, so at
-        # least k candidates are always collected.
+        # distance to k distinct points (the hinted neighbours if valid, else
+        # the previous query's neighbours, or for the first query k points
+        # next to it in tree order). Those k points pass the test below with
+        # the very same arithmetic, so at least k candidates are always
+        # collected.
         bmax = 0.0
-        if not first:
+        hinted = False
+        if use_hint:
+            pq = perm[q]
+            hinted = True
             for m in range(k):
-                ex = nbx[m] - qx
-                ey = nby[m] - qy
-                ez = nbz[m] - qz
+                jj = hint[pq, m]
+                if jj < 0 or jj >= n or stamp[jj] == q:
+                    hinted = False
+                    break
+                stamp[jj] = q
+                ex = ox[jj] - qx
+                ey = oy[jj] - qy
+                ez = oz[jj] - qz
                 bmax = max(bmax, ex * ex + ey * ey + ez * ez)
-        else:
-            s0 = min(q, n - k)
-            for j in range(s0, s0 + k):
-                ex = tx[j] - qx
-                ey = ty[j] - qy
-                ez = tz[j] - qz
-                bmax = max(bmax, ex * ex + ey * ey + ez * ez)
+        if not hinted:
+            bmax = 0.0
+            if not first:
+                for m in range(k):
+                    ex = nbx[m] - qx
+                    ey = nby[m] - qy
+                    ez = nbz[m] - qz
+                    bmax = max(bmax, ex * ex + ey * ey + ez * ez)
+            else:
+                s0 = min(q, n - k)
+                for j in range(s0, s0 + k):
+                    ex = tx[j] - qx
+                    ey = ty[j] - qy
+                    ez = tz[j] - qz
+                    bmax = max(bmax, ex * ex + ey * ey + ez * ez)
         first = False
         bound = bmax * (1.0 + _BOUND_REL) + _BOUND_ABS
         # depth-first traversal, nearer child first, pruned by the bound
@@ -402,7 +425,7 @@ def _query_all_parallel(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, b
         start = (n * c) // n_chunks
         stop = (n * (c + 1)) // n_chunks
         _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k,
-                     leaf_size, start, stop, out_d, out_i, rowmap)
+                     leaf_size, start, stop, out_d, out_i, rowmap, np.empty((0, 0), np.int64))
 
 
 @njit(cache=True, nogil=True)
@@ -430,7 +453,7 @@ def _knn_serial(pts, k, leaf_size, rowmap, n_out):
     out_d = np.empty((n_out, k))
     out_i = np.empty((n_out, k), np.int64)
     _query_range(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k, leaf_size,
-                 0, n, out_d, out_i, rowmap)
+                 0, n, out_d, out_i, rowmap, np.empty((0, 0), np.int64))
     return out_d, out_i
 
 
@@ -510,7 +533,17 @@ class Tree:
         self._orig = (np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1]),
                       np.ascontiguousarray(pts[:, 2]))
 
-    def query(self, k: int, subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def query(self, k: int, subset: np.ndarray | None = None,
+              hint: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(dist, idx) of the k nearest neighbours (rows of ``subset`` or of all points).
+
+        ``hint``: optional (N, >= k) int array of guessed neighbours of every
+        point, e.g. the neighbour lists of the same points before they moved
+        a little. It only speeds the search up (its k-th distance prunes the
+        tree from the start); the answer is the same exact one with or
+        without it. Rows that are not k distinct indices in [0, N) are
+        ignored.
+        """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.n:
             raise ValueError(f"knn: k must be an integer in [1, N={self.n}], got k={k!r}")
         if subset is None:
@@ -523,11 +556,15 @@ class Tree:
             if np.count_nonzero(rowmap >= 0) != subset.size:
                 raise ValueError("knn: subset indices must be distinct")
             n_out = subset.size
+        if hint is None or hint.ndim != 2 or hint.shape[0] != self.n or hint.shape[1] < k:
+            hint = np.empty((0, 0), np.int64)
+        else:
+            hint = np.ascontiguousarray(hint, dtype=np.int64)
         tx, ty, tz, perm, node_lo, node_hi, child, box = self._tree
         out_d = np.empty((n_out, int(k)))
         out_i = np.empty((n_out, int(k)), np.int64)
         _query_range(tx, ty, tz, *self._orig, perm, node_lo, node_hi, child, box, int(k),
-                     LEAF_SIZE, 0, self.n, out_d, out_i, rowmap)
+                     LEAF_SIZE, 0, self.n, out_d, out_i, rowmap, hint)
         return out_d, out_i
 
 
