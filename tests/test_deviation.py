@@ -169,3 +169,67 @@ def test_smooth_estimate_has_no_jump_when_a_neighbour_set_changes():
     js, ju = np.max(np.abs(np.diff(est_s))), np.max(np.abs(np.diff(est_u)))
     assert ju > 0.02  # the uniform estimate jumps when the mover enters the K nearest
     assert js < 0.05 * ju, (js, ju)  # the weighted one changes by small steps only
+
+
+def test_neighbour_memory_gives_the_same_neighbours_as_a_fresh_search():
+    """Carrying the previous lists from one call to the next (as a Nelder-Mead
+    trial does) changes nothing, also when stars drop out and come back."""
+    from oti.deviation import NeighbourMemory
+
+    rng = np.random.default_rng(8)
+    n = 3000
+    base = rng.normal(size=(n, 3)) * [1.0, 8.0, 0.3]
+    src = rng.integers(0, n, n)
+    memory = NeighbourMemory()
+    keep = np.ones(n, bool)
+    for step in range(6):
+        pts = base[src] * (1.0 + 0.01 * step) + rng.normal(0.0, 0.003, (n, 3))[src]
+        keep = np.ones(n, bool)
+        if step in (2, 3):  # some stars fail, then others; all come back at step 4
+            keep[np.isin(src, rng.choice(n, 40 * step, replace=False))] = False
+        fresh = neighbour_indices(pts[keep], 16, source_index=src[keep])
+        again = neighbour_indices(pts[keep], 16, source_index=src[keep], memory=memory)
+        assert np.array_equal(fresh, again), step
+        assert memory.ids is not None and memory.ids.size == np.unique(src[keep]).size
+
+
+def test_neighbour_memory_reindexes_lists_to_the_stars_of_now():
+    from oti.deviation import NeighbourMemory
+
+    memory = NeighbourMemory()
+    assert memory.hint_for(np.arange(5), 2) is None
+    old_ids = np.array([2, 3, 5, 7, 11])
+    lists = np.array([[1, 2], [0, 4], [3, 1], [4, 0], [-1, -1]])  # rows of old_ids
+    memory.remember(old_ids, 2, lists)
+    assert memory.hint_for(old_ids, 2) is lists
+    assert memory.hint_for(old_ids, 3) is None
+    new_ids = np.array([1, 3, 5, 11, 13])  # 2 and 7 gone, 1 and 13 new
+    h = memory.hint_for(new_ids, 2)
+    # star 3 had neighbours (2, 11): 2 is gone (-1), 11 is now row 3
+    np.testing.assert_array_equal(h, [[-1, -1], [-1, 3], [-1, 1], [-1, -1], [-1, -1]])
+    # the split of a source index is reused while it is unchanged
+    src = np.array([4, 1, 4, 9])
+    a = memory.split(src)
+    assert memory.split(src.copy()) is a and memory.split(src[:3]) is not a
+    np.testing.assert_array_equal(a[0], [1, 4, 9])
+    np.testing.assert_array_equal(a[3], [1, 2, 1])
+
+
+@pytest.mark.parametrize("weighting", ["uniform", "epanechnikov"])
+def test_resample_estimates_once_per_star_equal_row_level(weighting):
+    """abundance_deviation estimates each distinct star once (copies share
+    neighbours); it must equal the row-level estimate exactly."""
+    rng = np.random.default_rng(12)
+    n, k = 2500, 20
+    base = rng.normal(size=(n, 3)) * [30.0, 200.0, 10.0]
+    src = rng.integers(0, n, n)
+    y = np.sin(base[src, 0] / 30.0) + rng.normal(0.0, 0.1, n)
+    delta, _ = abundance_deviation(base[src], y, np.full(n, 0.1), k=k, source_index=src,
+                                   weighting=weighting)
+    pts = base[src] / 30.0
+    nbr = neighbour_indices(pts, k + (weighting == "epanechnikov"), source_index=src)
+    np.testing.assert_array_equal(delta, y - local_mean(pts, y, nbr, weighting))
+    first = np.unique(src, return_index=True)[1]
+    nb_u = nbr[first]
+    np.testing.assert_allclose(local_mean_numpy(pts, y, nb_u, weighting, at=first),
+                               local_mean(pts, y, nb_u, weighting, at=first), rtol=1e-10, atol=1e-12)

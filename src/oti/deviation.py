@@ -36,16 +36,83 @@ DEGENERATE_RTOL = 1e-12
 WEIGHTINGS = ("uniform", "epanechnikov")
 
 
+class NeighbourMemory:
+    """What one neighbour search leaves for the next on the same resample.
+
+    Between two evaluations of one Nelder-Mead trial the actions move only a
+    little, so each star's previous neighbours bound its new K-th neighbour
+    distance tightly and the k-d tree search prunes much more (speed only:
+    :meth:`oti.neighbours.Tree.query` returns the exact answer with any hint).
+    Lists are kept per query width and stars are identified by their source
+    index, so a star that drops out of an evaluation (a failed action) or
+    comes back is handled. The split of the source index into distinct
+    stars is kept too (it changes only when the set of rows does).
+    """
+
+    #: how many recent splits of the source index are kept
+    KEEP_SPLITS = 4
+
+    def __init__(self) -> None:
+        self.ids: np.ndarray | None = None
+        self._lists: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._splits: list[tuple[np.ndarray, tuple]] = []
+
+    def hint_for(self, ids: np.ndarray, k: int) -> np.ndarray | None:
+        """The remembered k-wide lists re-indexed to the sorted distinct ``ids``
+        of now (-1: unknown), or None."""
+        if k not in self._lists:
+            return None
+        old_ids, lists = self._lists[k]
+        if ids.shape == old_ids.shape and np.array_equal(ids, old_ids):
+            return lists
+        pos = np.minimum(np.searchsorted(old_ids, ids), old_ids.size - 1)
+        known = old_ids[pos] == ids
+        old_to_new = np.full(old_ids.size + 1, -1, dtype=np.int64)  # [-1] -> -1
+        old_to_new[pos[known]] = np.flatnonzero(known)
+        hint = np.full((ids.size, lists.shape[1]), -1, dtype=np.int64)
+        hint[known] = old_to_new[lists[pos[known]]]
+        return hint
+
+    def remember(self, ids: np.ndarray, k: int, lists: np.ndarray) -> None:
+        """Keep ``lists`` (len(ids), k): row i for star ``ids[i]``, -1 rows allowed."""
+        self.ids = ids
+        self._lists[k] = (ids, lists)
+
+    def split(self, source_index: np.ndarray) -> tuple:
+        """:func:`_split_sources` of ``source_index``, reused while it recurs
+        (the last few are kept: a star may fail at one point and not at the next)."""
+        for i, (old, parts) in enumerate(self._splits):
+            if old.shape == source_index.shape and np.array_equal(old, source_index):
+                self._splits.insert(0, self._splits.pop(i))
+                return parts
+        parts = _split_sources(source_index)
+        self._splits = [(source_index.copy(), parts)] + self._splits[: self.KEEP_SPLITS - 1]
+        return parts
+
+
+def _split_sources(source_index: np.ndarray) -> tuple:
+    """(distinct sources, first row of each, row -> distinct index, copies of
+    each, rows grouped by distinct star, start of each group)."""
+    uniq, first, inverse, counts = np.unique(source_index, return_index=True,
+                                             return_inverse=True, return_counts=True)
+    rows_sorted = np.argsort(inverse, kind="stable").astype(np.int64)
+    row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return uniq, first, inverse.reshape(-1), counts.astype(np.int64), rows_sorted, row_start
+
+
 def neighbour_indices(
-    points: np.ndarray, k: int, source_index: np.ndarray | None = None
+    points: np.ndarray, k: int, source_index: np.ndarray | None = None,
+    memory: NeighbourMemory | None = None,
 ) -> np.ndarray:
     """Indices (N, k) of each point's k nearest neighbours, excluding itself and its copies.
 
     ``points`` (N, 3), already scaled. ``source_index`` (N,): for a bootstrap
     resample, the original star each row was drawn from; rows sharing a source
     are copies and never neighbours of each other. Neighbours are sorted by
-    distance (ties by index). Uses :func:`oti.neighbours.knn` when available
-    (same sets as scipy's cKDTree), otherwise cKDTree.
+    distance (ties by index). Uses :func:`oti.neighbours.knn` (same sets as
+    scipy's cKDTree). ``memory``: a :class:`NeighbourMemory` carried from one
+    call to the next on the same resample (speed only; used with
+    ``source_index``).
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     n = points.shape[0]
@@ -64,10 +131,11 @@ def neighbour_indices(
     source_index = np.asarray(source_index)
     if source_index.shape != (n,):
         raise ValueError(f"source_index must have shape ({n},), got {source_index.shape}")
-    return _resample_neighbours(points, k, source_index)
+    return _resample_neighbours(points, k, source_index, memory)
 
 
-def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray) -> np.ndarray:
+def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray,
+                         memory: NeighbourMemory | None = None, per_star: bool = False):
     """Neighbours in a bootstrap resample, searched among the distinct stars.
 
     All copies of a star share one position and one neighbour list (their own
@@ -77,33 +145,39 @@ def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray) -
     collected gives exactly the rows a row-level search returns. The first
     query asks for ``k_first`` distinct stars (copies make fewer than K
     enough, on average K / 1.58); the few stars that need more are
-    re-queried with K + 1.
+    re-queried with K + 1. ``per_star``: return ``(lists, first, inverse)``,
+    one list per distinct star (the star at row ``first[u]``; row r is star
+    ``inverse[r]``), instead of one per row.
     """
     n = points.shape[0]
-    uniq, first, inverse, counts = np.unique(source_index, return_index=True,
-                                             return_inverse=True, return_counts=True)
+    parts = _split_sources(source_index) if memory is None else memory.split(source_index)
+    uniq, first, inverse, counts, rows_sorted, row_start = parts
     u = uniq.size
     if k + counts.max() > n:
         raise ValueError(f"K = {k} neighbours (+{counts.max()} self/copies) need more than the {n} stars")
-    rows_sorted = np.argsort(inverse, kind="stable").astype(np.int64)
-    row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     upts = np.ascontiguousarray(points[first])
     from .neighbours import Tree
 
     tree = Tree(upts)
     k_first = min(u, max(2, int(np.ceil(0.75 * k)) + 1))
-    unbr = tree.query(k_first)[1]
-    out_u, short = _collect_rows(unbr, np.arange(u, dtype=np.int64), counts.astype(np.int64),
-                                 row_start, rows_sorted, k)
+    unbr = tree.query(k_first, hint=None if memory is None else memory.hint_for(uniq, k_first))[1]
+    if memory is not None:
+        memory.remember(uniq, k_first, unbr)
+    out_u, short = _collect_rows(unbr, np.arange(u, dtype=np.int64), counts, row_start, rows_sorted, k)
     if short.any():
         redo = np.flatnonzero(short)
         kk = min(u, k + 1)
-        unbr2 = tree.query(kk, redo)[1]
-        out2, short2 = _collect_rows(unbr2, redo.astype(np.int64), counts.astype(np.int64),
-                                     row_start, rows_sorted, k)
+        unbr2 = tree.query(kk, redo, hint=None if memory is None else memory.hint_for(uniq, kk))[1]
+        if memory is not None:
+            full = np.full((u, kk), -1, dtype=np.int64)
+            full[redo] = unbr2
+            memory.remember(uniq, kk, full)
+        out2, short2 = _collect_rows(unbr2, redo.astype(np.int64), counts, row_start, rows_sorted, k)
         if short2.any():
             raise RuntimeError("neighbour search returned too few non-self neighbours")
         out_u[redo] = out2
+    if per_star:
+        return out_u, first, inverse
     return out_u[inverse]
 
 
@@ -158,7 +232,8 @@ def _query(points: np.ndarray, kq: int) -> np.ndarray:
 
 
 def local_mean(
-    points: np.ndarray, y: np.ndarray, nbr: np.ndarray, weighting: str = "uniform"
+    points: np.ndarray, y: np.ndarray, nbr: np.ndarray, weighting: str = "uniform",
+    at: np.ndarray | None = None,
 ) -> np.ndarray:
     """Appendix-A reweighted neighbour mean of labels ``y`` at every point.
 
@@ -174,16 +249,21 @@ def local_mean(
       the estimate, and the objective built on it, has no jumps when the
       potential changes.
 
+    ``at`` (M,): estimate at the points ``at`` only, ``nbr`` then (M, ...)
+    (row m holds the neighbours of point ``at[m]``); default: every point.
+
     Compiled kernel for d = 3; :func:`local_mean_numpy` is the vectorised
     reference it is tested against.
     """
     smooth = _is_smooth(weighting)
     points = np.ascontiguousarray(points, dtype=np.float64)
     if points.shape[1] != 3:
-        return local_mean_numpy(points, y, nbr, weighting)
+        return local_mean_numpy(points, y, nbr, weighting, at)
+    at = np.arange(points.shape[0], dtype=np.int64) if at is None else at
     return _local_mean_kernel(
         points, np.ascontiguousarray(y, dtype=np.float64),
         np.ascontiguousarray(nbr, dtype=np.int64), smooth, DEGENERATE_RTOL,
+        np.ascontiguousarray(at, dtype=np.int64),
     )
 
 
@@ -194,13 +274,13 @@ def _is_smooth(weighting: str) -> bool:
 
 
 @numba.njit(cache=True)
-def _local_mean_kernel(points, y, nbr, smooth, rtol):
+def _local_mean_kernel(points, y, nbr, smooth, rtol, at):
     n = nbr.shape[0]
     kk = nbr.shape[1] - 1 if smooth else nbr.shape[1]
     out = np.empty(n)
     v = np.ones(kk)
     for i in range(n):
-        x0, x1, x2 = points[i, 0], points[i, 1], points[i, 2]
+        x0, x1, x2 = points[at[i], 0], points[at[i], 1], points[at[i], 2]
         s0 = float(kk)
         if smooth:
             c = nbr[i, kk]
@@ -246,11 +326,13 @@ def _local_mean_kernel(points, y, nbr, smooth, rtol):
 
 
 def local_mean_numpy(
-    points: np.ndarray, y: np.ndarray, nbr: np.ndarray, weighting: str = "uniform"
+    points: np.ndarray, y: np.ndarray, nbr: np.ndarray, weighting: str = "uniform",
+    at: np.ndarray | None = None,
 ) -> np.ndarray:
     """Vectorised numpy version of :func:`local_mean` (any dimension d)."""
+    here = points if at is None else points[at]
     if _is_smooth(weighting):
-        d_all = points[nbr] - points[:, None, :]  # (N, K+1, d)
+        d_all = points[nbr] - here[:, None, :]  # (N, K+1, d)
         r2 = (d_all[:, -1] ** 2).sum(axis=1)
         d = d_all[:, :-1]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -258,7 +340,7 @@ def local_mean_numpy(
         v = np.where((v.sum(axis=1) > 0)[:, None], v, 1.0)
         nbr = nbr[:, :-1]
     else:
-        d = points[nbr] - points[:, None, :]  # (N, K, d)
+        d = points[nbr] - here[:, None, :]  # (N, K, d)
         v = np.ones(nbr.shape)
     s0 = v.sum(axis=1)
     D = (v[:, :, None] * d).sum(axis=1) / s0[:, None]  # weighted <x> - x*
@@ -282,6 +364,7 @@ def abundance_deviation(
     action_scale: float = K.ACTION_SCALE,
     nbr: np.ndarray | None = None,
     weighting: str = "uniform",
+    memory: NeighbourMemory | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Delta_n = y_n - (reweighted mean of y over the K action-space neighbours).
 
@@ -291,10 +374,20 @@ def abundance_deviation(
     (continuous in the actions); see :func:`local_mean`. Returns ``(delta, sigma_delta)`` with sigma_delta = yerr. Pass
     ``nbr`` to reuse neighbours already computed for these actions (they do
     not depend on the element): K columns for uniform, K + 1 for epanechnikov.
+    ``memory``: see :func:`neighbour_indices` (speed only).
     """
     points = np.asarray(actions, dtype=np.float64) / action_scale
     y = np.asarray(y, dtype=np.float64)
-    if nbr is None:
-        nbr = neighbour_indices(points, k + 1 if _is_smooth(weighting) else k, source_index)
-    est = local_mean(points, y, nbr, weighting)
+    kk = k + 1 if _is_smooth(weighting) else k
+    if nbr is None and source_index is not None:
+        # copies of a star share its neighbours, hence its estimate
+        source_index = np.asarray(source_index)
+        if source_index.shape != (points.shape[0],):
+            raise ValueError(f"source_index must have shape ({points.shape[0]},), got {source_index.shape}")
+        nbr_u, first, inverse = _resample_neighbours(points, kk, source_index, memory, per_star=True)
+        est = local_mean(points, y, nbr_u, weighting, at=first)[inverse]
+    else:
+        if nbr is None:
+            nbr = neighbour_indices(points, kk, None)
+        est = local_mean(points, y, nbr, weighting)
     return y - est, np.asarray(yerr, dtype=np.float64).copy()
