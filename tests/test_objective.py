@@ -116,3 +116,31 @@ def test_epanechnikov_objective_is_smooth_where_uniform_jumps():
     rough = {w: np.max(np.abs(np.diff(v, 2))) / np.median(np.abs(np.diff(v))) for w, v in curves.items()}
     assert rough["uniform"] > 2.0, rough
     assert rough["epanechnikov"] < 0.2, rough
+
+
+@pytest.mark.parametrize("backend", ["galpy", "fast"])
+def test_resampled_objective_equals_row_by_row_evaluation(backend):
+    """On a bootstrap resample the objective solves each distinct star once and
+    carries neighbour lists from one evaluation to the next; both are
+    shortcuts: it must equal the plain row-by-row computation."""
+    from oti.deviation import local_mean, neighbour_indices
+    from oti.fourier import fit_fourier
+
+    rng = np.random.default_rng(4)
+    src = rng.integers(0, N, N)
+    frame = FRAME.take(src)
+    obj = Objective(frame, Y[src], YERR[src], k=16, source_index=src, backend=backend,
+                    weighting="epanechnikov")
+    for p in ([1.0, 0.28, 20.8, 7.78], [1.1, 0.3, 18.0, 8.5], [1.1, 0.3, 18.0, 8.4]):
+        ev = obj.evaluate(p)
+        xyz, vxyz = frame(p[2], p[3])
+        tab = actions_angles(MassModel(p[0], p[1]), xyz, vxyz, backend=backend)
+        ok = tab["ok"].to_numpy()
+        pts = tab.loc[ok, ["J_R", "L_z", "J_z"]].to_numpy() / 30.0
+        nbr = neighbour_indices(pts, 17, source_index=src[ok])  # K + 1 for the smooth weights
+        delta = Y[src][ok] - local_mean(pts, Y[src][ok], nbr, "epanechnikov")
+        coeffs, _ = fit_fourier(tab["theta_z"].to_numpy()[ok], delta, YERR[src][ok])
+        np.testing.assert_allclose(ev.coeffs, coeffs, rtol=1e-9, atol=1e-12)
+        assert ev.n_used == ok.sum() and ev.n_failed == (~ok).sum()
+    with pytest.raises(ValueError, match="copies of one star"):
+        Objective(frame, Y[src], YERR[src], source_index=np.roll(src, 1))

@@ -93,6 +93,30 @@ def galpy_staeckel(
     return out
 
 
+def action_arrays(
+    model: MassModel,
+    xyz: np.ndarray,
+    vxyz: np.ndarray,
+    backend: str = "galpy",
+    order: int = 10,
+) -> dict[str, np.ndarray]:
+    """:func:`actions_angles` as a dict of (N,) arrays, without building a
+    DataFrame (the objective's hot path)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"actions backend must be one of {BACKENDS}, got {backend!r}")
+    cyl = cylindrical(xyz, vxyz)
+    if backend.startswith("fast"):
+        from .staeckel_fast import actions_freqs_angles_fast
+
+        delta_kpc, nat = actions_freqs_angles_fast(
+            model.natural_params(), cyl, order=order, batched=backend == "fast"
+        )
+    else:
+        delta_kpc = staeckel_delta(model, xyz, vxyz)
+        nat = galpy_staeckel(model.galpy(), cyl, delta_kpc, order)
+    return to_arrays(nat, delta_kpc)
+
+
 def actions_angles(
     model: MassModel,
     xyz: np.ndarray,
@@ -107,23 +131,12 @@ def actions_angles(
     per input star in input order; failed stars have ``ok = False`` and NaN
     actions/angles.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"actions backend must be one of {BACKENDS}, got {backend!r}")
-    cyl = cylindrical(xyz, vxyz)
-    if backend.startswith("fast"):
-        from .staeckel_fast import actions_freqs_angles_fast
-
-        delta_kpc, nat = actions_freqs_angles_fast(
-            model.natural_params(), cyl, order=order, batched=backend == "fast"
-        )
-    else:
-        delta_kpc = staeckel_delta(model, xyz, vxyz)
-        nat = galpy_staeckel(model.galpy(), cyl, delta_kpc, order)
-    return to_table(nat, delta_kpc)
+    return pd.DataFrame(action_arrays(model, xyz, vxyz, backend, order))
 
 
-def to_table(nat: np.ndarray, delta_kpc: np.ndarray) -> pd.DataFrame:
-    """Convert natural-unit (9, N) output to the physical table; flag failures."""
+def to_arrays(nat: np.ndarray, delta_kpc: np.ndarray) -> dict[str, np.ndarray]:
+    """Natural-unit (9, N) output -> physical (N,) arrays keyed by :data:`COLUMNS`;
+    failures flagged (``ok`` False) and set to NaN."""
     jr, lz, jz, om_r, om_p, om_z, th_r, th_p, th_z = nat
     with np.errstate(invalid="ignore"):
         ok = (
@@ -136,24 +149,28 @@ def to_table(nat: np.ndarray, delta_kpc: np.ndarray) -> pd.DataFrame:
         )
     jscale = _RO * _VO
     fscale = _VO / _RO
-    tab = pd.DataFrame(
-        {
-            "J_R": jr * jscale,
-            "L_z": lz * jscale,
-            "J_z": jz * jscale,
-            "Omega_R": om_r * fscale,
-            "Omega_phi": om_p * fscale,
-            "Omega_z": om_z * fscale,
-            "theta_R": np.mod(th_r, 2 * np.pi),
-            "theta_phi": np.mod(th_p, 2 * np.pi),
-            "theta_z": np.mod(th_z, 2 * np.pi),
-            "delta": delta_kpc,
-            "ok": ok,
-        }
-    )
-    bad_cols = list(ACTION_COLUMNS + FREQ_COLUMNS + ANGLE_COLUMNS)
-    tab.loc[~ok, bad_cols] = np.nan
-    return tab
+    out = {
+        "J_R": jr * jscale,
+        "L_z": lz * jscale,
+        "J_z": jz * jscale,
+        "Omega_R": om_r * fscale,
+        "Omega_phi": om_p * fscale,
+        "Omega_z": om_z * fscale,
+        "theta_R": np.mod(th_r, 2 * np.pi),
+        "theta_phi": np.mod(th_p, 2 * np.pi),
+        "theta_z": np.mod(th_z, 2 * np.pi),
+    }
+    if not ok.all():
+        for col in out.values():
+            col[~ok] = np.nan
+    out["delta"] = np.asarray(delta_kpc, dtype=np.float64)
+    out["ok"] = ok
+    return out
+
+
+def to_table(nat: np.ndarray, delta_kpc: np.ndarray) -> pd.DataFrame:
+    """Convert natural-unit (9, N) output to the physical table; flag failures."""
+    return pd.DataFrame(to_arrays(nat, delta_kpc))
 
 
 def drop_failures(table: pd.DataFrame, what: str = "actions") -> tuple[np.ndarray, int]:

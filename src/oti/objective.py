@@ -18,9 +18,9 @@ import numpy as np
 from scipy.optimize import minimize
 
 from . import constants as K
-from .actions import actions_angles
+from .actions import action_arrays
 from .bootstrap import resample_index
-from .deviation import abundance_deviation
+from .deviation import NeighbourMemory, _split_sources, abundance_deviation
 from .fourier import fit_fourier
 from .frame import FastFrame
 from .potential import MassModel
@@ -57,6 +57,10 @@ class Objective:
     (None for the unresampled sample); ``k`` neighbours and their
     ``weighting`` (:func:`oti.deviation.abundance_deviation`); ``backend`` of
     :func:`oti.actions.actions_angles`.
+
+    With a ``source_index``, the copies of a star share its phase-space point,
+    so actions and angles are computed once per distinct star and copied to
+    its rows (a bootstrap resample holds ~63% distinct stars).
     """
 
     def __init__(
@@ -77,8 +81,21 @@ class Objective:
             raise ValueError(f"y and yerr must have shape ({n},), got {y.shape}, {yerr.shape}")
         self.frame, self.y, self.yerr = frame, y, yerr
         self.source_index = None if source_index is None else np.asarray(source_index)
+        if self.source_index is None:
+            self._distinct, self._row_of = frame, None
+        else:
+            if self.source_index.shape != (n,):
+                raise ValueError(f"source_index must have shape ({n},), got {self.source_index.shape}")
+            _, first, inverse, *_ = _split_sources(self.source_index)
+            self._distinct, self._row_of = frame.take(first), inverse
+            if not (np.array_equal(self._distinct.xyz0[:, inverse], frame.xyz0)
+                    and np.array_equal(self._distinct.vxyz0[:, inverse], frame.vxyz0)):
+                raise ValueError("source_index: rows with the same source index must be copies "
+                                 "of one star (same sky position and velocity)")
         self.k, self.backend, self.order, self.weighting = int(k), backend, int(order), weighting
         self.n_evals = 0
+        # the previous evaluation's neighbour lists: search hints (speed only)
+        self._memory = NeighbourMemory()
 
     def evaluate(self, p) -> Evaluation:
         """Full evaluation at p = (f, h_z [kpc], z_sun [pc], v_z,sun [km/s])."""
@@ -88,7 +105,7 @@ class Objective:
             return Evaluation(np.inf, np.full(5, np.nan), np.full((5, 5), np.nan), 0, 0)
         tm: dict[str, float] = {}
         t0 = time.perf_counter()
-        xyz, vxyz = self.frame(p[2], p[3])
+        xyz, vxyz = self._distinct(p[2], p[3])
         t1 = time.perf_counter()
         tm["frame"] = t1 - t0
         model = MassModel(float(p[0]), float(p[1]))
@@ -96,23 +113,29 @@ class Objective:
             model.mhalo
         except ValueError:  # baryons alone exceed v_circ: no valid halo
             return Evaluation(np.inf, np.full(5, np.nan), np.full((5, 5), np.nan), 0, 0)
-        act = actions_angles(model, xyz, vxyz, backend=self.backend, order=self.order)
+        act = action_arrays(model, xyz, vxyz, backend=self.backend, order=self.order)
+        J = np.column_stack([act["J_R"], act["L_z"], act["J_z"]])
+        ok, theta_z = act["ok"], act["theta_z"]
+        if self._row_of is not None:  # distinct stars -> rows
+            J, ok, theta_z = J[self._row_of], ok[self._row_of], theta_z[self._row_of]
         t2 = time.perf_counter()
         tm["actions"] = t2 - t1
-        ok = act["ok"].to_numpy()
-        n_failed = int((~ok).sum())
+        n_failed = int(ok.size - np.count_nonzero(ok))
         if n_failed:
             log.debug("p=%s: %d stars failed in the action solver and are dropped", p, n_failed)
-        J = act.loc[ok, ["J_R", "L_z", "J_z"]].to_numpy()
-        src = None if self.source_index is None else self.source_index[ok]
-        delta, sig = abundance_deviation(J, self.y[ok], self.yerr[ok], k=self.k, source_index=src,
-                                         weighting=self.weighting)
+            J, theta_z = J[ok], theta_z[ok]
+            y, yerr = self.y[ok], self.yerr[ok]
+            src = None if self.source_index is None else self.source_index[ok]
+        else:
+            y, yerr, src = self.y, self.yerr, self.source_index
+        delta, sig = abundance_deviation(J, y, yerr, k=self.k, source_index=src,
+                                         weighting=self.weighting, memory=self._memory)
         t3 = time.perf_counter()
         tm["deviation"] = t3 - t2
-        coeffs, cov = fit_fourier(act["theta_z"].to_numpy()[ok], delta, sig)
+        coeffs, cov = fit_fourier(theta_z, delta, sig)
         tm["fit"] = time.perf_counter() - t3
         value = float(coeffs[1] ** 2 + coeffs[2] ** 2 + coeffs[3] ** 2)
-        return Evaluation(value, coeffs, cov, int(ok.sum()), n_failed, tm)
+        return Evaluation(value, coeffs, cov, int(ok.size - n_failed), n_failed, tm)
 
     def __call__(self, p) -> float:
         return self.evaluate(p).value
