@@ -1,0 +1,121 @@
+"""Time whole Nelder-Mead bootstrap trials, with and without neighbour hints.
+
+Usage (one core):
+
+    taskset -c 0 env NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+        python benchmarks/bench_trial.py --parent results/mock/parent_sample.parquet \
+        --element O_FE --trials 0,1,2
+
+A trial evaluates the objective ~100 times at nearby points, and each
+evaluation's neighbour search can start from the previous evaluation's lists
+(:class:`oti.deviation.NeighbourMemory`). This script runs the same trials
+twice, once as the workflow does (lists carried over) and once with every
+search started cold, checks that the results are identical, and prints the
+median wall time per trial and per evaluation, split by stage.
+Without ``--parent`` it uses a synthetic thin-disk sample of ``--n`` stars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import oti.objective as objective_module
+from oti.deviation import NeighbourMemory
+from oti.objective import TrialSettings, run_trial
+
+
+class _ColdMemory(NeighbourMemory):
+    """Remembers nothing: every search starts cold."""
+
+    def hint_for(self, ids, k):  # noqa: D102
+        return None
+
+    def split(self, source_index):  # noqa: D102
+        from oti.deviation import _split_sources
+
+        return _split_sources(source_index)
+
+
+def _sample(a):
+    if a.parent:
+        from oti.pipeline import read_parent, sky_frame
+
+        parent = read_parent(a.parent, [a.element])
+        return (sky_frame(parent), parent[a.element].to_numpy(np.float64),
+                parent[f"{a.element}_ERR"].to_numpy(np.float64))
+    from oti.actions import actions_angles
+    from oti.frame import FastFrame
+    from oti.potential import MassModel
+    from oti.synthetic import action_labels, disk_snapshot, to_sky
+
+    rng = np.random.default_rng(0)
+    xyz, vxyz = disk_snapshot(a.n, rng)
+    J = actions_angles(MassModel(), xyz, vxyz, backend="fast")[["J_R", "L_z", "J_z"]].to_numpy()
+    y, yerr = action_labels(np.nan_to_num(J), rng)
+    return FastFrame.from_sky(**to_sky(xyz, vxyz)), y, yerr
+
+
+def _run(frame, y, yerr, trials, settings, memory_cls):
+    """Run ``trials``; return (rows, per-evaluation stage timings)."""
+    stages: list[dict[str, float]] = []
+    original = objective_module.Objective.evaluate
+
+    def timed(self, p):
+        ev = original(self, p)
+        if ev.timings:
+            stages.append(ev.timings)
+        return ev
+
+    objective_module.Objective.evaluate = timed
+    objective_module.NeighbourMemory = memory_cls
+    try:
+        rows = [run_trial(frame, y, yerr, seed=42, element_index=0, trial_index=t, settings=settings)
+                for t in trials]
+    finally:
+        objective_module.Objective.evaluate = original
+        objective_module.NeighbourMemory = NeighbourMemory
+    return rows, stages
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--parent", help="parent_sample.parquet of a workflow run")
+    ap.add_argument("--element", default="O_FE")
+    ap.add_argument("--n", type=int, default=25000, help="synthetic stars (without --parent)")
+    ap.add_argument("--trials", default="0,1,2")
+    ap.add_argument("--k", type=int, default=32)
+    ap.add_argument("--weighting", default="epanechnikov")
+    ap.add_argument("--backend", default="fast")
+    a = ap.parse_args()
+    frame, y, yerr = _sample(a)
+    trials = [int(t) for t in a.trials.split(",")]
+    settings = TrialSettings(k=a.k, weighting=a.weighting, backend=a.backend)
+    run_trial(frame, y, yerr, seed=42, element_index=0, trial_index=trials[0],
+              settings=TrialSettings(k=a.k, weighting=a.weighting, backend=a.backend, maxiter=2))
+    res = {}
+    for name, cls in (("cold", _ColdMemory), ("hints", NeighbourMemory)):
+        rows, stages = _run(frame, y, yerr, trials, settings, cls)
+        res[name] = (rows, stages)
+    same = all(
+        all(r1[key] == r2[key] or (r1[key] != r1[key] and r2[key] != r2[key])
+            for key in r1 if key != "wall_s")
+        for r1, r2 in zip(res["cold"][0], res["hints"][0])
+    )
+    print(f"N = {len(y)}, K = {a.k}, {a.weighting}, backend {a.backend}, trials {trials}")
+    print(f"results identical with and without hints: {same}")
+    print(f"{'':22s}{'cold':>10s}{'hints':>10s}{'ratio':>8s}")
+    wall = {n: float(np.median([r['wall_s'] for r in rows])) for n, (rows, _) in res.items()}
+    nfev = [r["nfev"] for r in res["hints"][0]]
+    print(f"{'s per trial (median)':22s}{wall['cold']:10.2f}{wall['hints']:10.2f}"
+          f"{wall['cold'] / wall['hints']:8.2f}   ({nfev} evaluations)")
+    for stage in res["hints"][1][0]:
+        c = float(np.median([s[stage] for s in res["cold"][1]]))
+        h = float(np.median([s[stage] for s in res["hints"][1]]))
+        print(f"{'ms/eval ' + stage:22s}{1e3 * c:10.1f}{1e3 * h:10.1f}{c / max(h, 1e-12):8.2f}")
+
+
+if __name__ == "__main__":
+    main()
