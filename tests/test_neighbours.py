@@ -193,3 +193,22 @@ def test_hint_never_changes_the_answer():
         sub = rng.choice(n, 300, replace=False)
         d, i = tree.query(k, sub, hint=prev)
         assert np.array_equal(i, i0[sub]) and np.array_equal(d, d0[sub])
+
+
+def test_moved_tree_reuses_topology_and_stays_exact():
+    from oti.neighbours import Tree
+
+    rng = np.random.default_rng(5)
+    pts = _action_like(3000, rng)
+    tree = Tree(pts)
+    for step, jitter in enumerate((1e-3, 0.1, 2.0), start=1):
+        moved = pts + rng.normal(0.0, jitter, pts.shape)
+        tree = tree.moved(moved)
+        assert tree.generation == step
+        fresh = Tree(moved)
+        for k in (1, 17):
+            d, i = tree.query(k)
+            d0, i0 = fresh.query(k)
+            assert np.array_equal(i, i0) and np.array_equal(d, d0)
+    with pytest.raises(ValueError, match="same 3000 points"):
+        tree.moved(pts[:-1])

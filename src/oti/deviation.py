@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 from . import constants as K
+from .neighbours import Tree
 
 #: relative size below which sum_k w_k counts as degenerate (fallback to mean)
 DEGENERATE_RTOL = 1e-12
@@ -46,16 +47,20 @@ class NeighbourMemory:
     Lists are kept per query width and stars are identified by their source
     index, so a star that drops out of an evaluation (a failed action) or
     comes back is handled. The split of the source index into distinct
-    stars is kept too (it changes only when the set of rows does).
+    stars is kept too (it changes only when the set of rows does), and so is
+    the k-d tree, whose topology is reused with refitted boxes.
     """
 
     #: how many recent splits of the source index are kept
     KEEP_SPLITS = 4
+    #: a k-d tree topology is reused (boxes refitted) for this many searches
+    REBUILD_EVERY = 16
 
     def __init__(self) -> None:
         self.ids: np.ndarray | None = None
         self._lists: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._splits: list[tuple[np.ndarray, tuple]] = []
+        self._tree: tuple | None = None
 
     def hint_for(self, ids: np.ndarray, k: int) -> np.ndarray | None:
         """The remembered k-wide lists re-indexed to the sorted distinct ``ids``
@@ -77,6 +82,19 @@ class NeighbourMemory:
         """Keep ``lists`` (len(ids), k): row i for star ``ids[i]``, -1 rows allowed."""
         self.ids = ids
         self._lists[k] = (ids, lists)
+
+    def tree_for(self, ids: np.ndarray, points: np.ndarray):
+        """A k-d tree over ``points`` (rows of the sorted distinct ``ids``):
+        the previous one refitted while the stars are the same (rebuilt every
+        :attr:`REBUILD_EVERY` calls), else a new one."""
+        old = self._tree
+        if (old is not None and old[1].generation + 1 < self.REBUILD_EVERY
+                and old[0].shape == ids.shape and np.array_equal(old[0], ids)):
+            tree = old[1].moved(points)
+        else:
+            tree = Tree(points)
+        self._tree = (ids, tree)
+        return tree
 
     def split(self, source_index: np.ndarray) -> tuple:
         """:func:`_split_sources` of ``source_index``, reused while it recurs
@@ -156,9 +174,7 @@ def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray,
     if k + counts.max() > n:
         raise ValueError(f"K = {k} neighbours (+{counts.max()} self/copies) need more than the {n} stars")
     upts = np.ascontiguousarray(points[first])
-    from .neighbours import Tree
-
-    tree = Tree(upts)
+    tree = Tree(upts) if memory is None else memory.tree_for(uniq, upts)
     k_first = min(u, max(2, int(np.ceil(0.75 * k)) + 1))
     unbr = tree.query(k_first, hint=None if memory is None else memory.hint_for(uniq, k_first))[1]
     if memory is not None:
