@@ -136,3 +136,18 @@ def test_derived_quantities():
     assert d["ratio"] == pytest.approx(MassModel(1.21, 0.27).mass_ratio_disk_halo(), rel=1e-9)
     # paper: 2.11 +- 0.21 for this constraint
     assert 0.1 < d["ratio_err"] < 0.4
+
+
+def test_recovery_verdict_names_the_parameters_outside():
+    from oti.pipeline import recovery, recovery_markdown
+
+    truth = {"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}
+    row = {"name": "all", "mdisk_f": 1.07, "mdisk_f_err": 0.04, "hz": 0.25, "hz_err": 0.03,
+           "zsun": 17.5, "zsun_err": 3.0, "vzsun": 8.9, "vzsun_err": 0.3}
+    per = pd.DataFrame([{**row, "name": "O_FE"}])
+    rec = recovery(pd.DataFrame([row]), per, truth, n_sigma=3.0)
+    assert not rec["pass"] and not rec["joint"]["all"]["mdisk_f"]["pass"]
+    assert rec["joint"]["all"]["mdisk_f"]["pull"] == pytest.approx(-3.25)
+    assert "**FAIL**" in recovery_markdown(rec) and "(outside: mdisk_f)" in recovery_markdown(rec)
+    rec = recovery(pd.DataFrame([{**row, "mdisk_f": 1.15}]), per, truth, n_sigma=3.0)
+    assert rec["pass"] and "**PASS**: every parameter" in recovery_markdown(rec)

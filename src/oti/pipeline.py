@@ -329,8 +329,14 @@ def recovery_markdown(rec: dict) -> str:
     for el, d in rec["per_element"].items():
         lines.append(f"| {el} | " + " | ".join(f"{d[p]['pull']:+.2f}" for p in K.PARAM_NAMES) + " |")
     verdict = "PASS" if rec["pass"] else "FAIL"
-    lines += ["", f"**{verdict}**: every parameter of the joint (all elements) constraint "
-              f"{'is' if rec['pass'] else 'is NOT'} within {rec['n_sigma']:g} sigma of the truth.", ""]
+    if rec["pass"]:
+        verdict_line = "every parameter of the joint (all elements) constraint is within"
+        tail = ""
+    else:
+        verdict_line = "not every parameter of the joint (all elements) constraint is within"
+        outside = [p for p in K.PARAM_NAMES if not rec.get("joint", {}).get("all", {}).get(p, {}).get("pass", True)]
+        tail = f" (outside: {', '.join(outside)})" if outside else ""
+    lines += ["", f"**{verdict}**: {verdict_line} {rec['n_sigma']:g} sigma of the truth{tail}.", ""]
     return "\n".join(lines)
 
 
