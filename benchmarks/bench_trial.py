@@ -8,9 +8,9 @@ Usage (one core):
 
 A trial evaluates the objective ~100 times at nearby points, and each
 evaluation's neighbour search can start from the previous evaluation's lists
-(:class:`oti.deviation.NeighbourMemory`). This script runs the same trials
-twice, once as the workflow does (lists carried over) and once with every
-search started cold, checks that the results are identical, and prints the
+(:class:`oti.deviation.NeighbourMemory`, which also keeps the k-d tree and
+refits it). This script runs the same trials twice, once as the workflow
+does (lists and tree carried over) and once with every search started cold, checks that the results are identical, and prints the
 median wall time per trial and per evaluation, split by stage.
 Without ``--parent`` it uses a synthetic thin-disk sample of ``--n`` stars.
 """
@@ -28,10 +28,15 @@ from oti.objective import TrialSettings, run_trial
 
 
 class _ColdMemory(NeighbourMemory):
-    """Remembers nothing: every search starts cold."""
+    """Remembers nothing: every search starts cold, in a new tree."""
 
     def hint_for(self, ids, k):  # noqa: D102
         return None
+
+    def tree_for(self, ids, points):  # noqa: D102
+        from oti.neighbours import Tree
+
+        return Tree(points)
 
     def split(self, source_index):  # noqa: D102
         from oti.deviation import _split_sources
