@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from . import constants as K
-from .neighbours import Tree
+from .neighbours import Tree, knn
 
 #: relative size below which sum_k w_k counts as degenerate (fallback to mean)
 DEGENERATE_RTOL = 1e-12
@@ -146,9 +146,6 @@ def neighbour_indices(
         if not ok:
             raise RuntimeError("neighbour search returned too few non-self neighbours")
         return out
-    source_index = np.asarray(source_index)
-    if source_index.shape != (n,):
-        raise ValueError(f"source_index must have shape ({n},), got {source_index.shape}")
     return _resample_neighbours(points, k, source_index, memory)
 
 
@@ -168,26 +165,28 @@ def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray,
     ``inverse[r]``), instead of one per row.
     """
     n = points.shape[0]
-    parts = _split_sources(source_index) if memory is None else memory.split(source_index)
-    uniq, first, inverse, counts, rows_sorted, row_start = parts
+    source_index = np.asarray(source_index)
+    if source_index.shape != (n,):
+        raise ValueError(f"source_index must have shape ({n},), got {source_index.shape}")
+    if memory is None:  # a one-off search: nothing to reuse, nothing kept
+        memory = NeighbourMemory()
+    uniq, first, inverse, counts, rows_sorted, row_start = memory.split(source_index)
     u = uniq.size
     if k + counts.max() > n:
         raise ValueError(f"K = {k} neighbours (+{counts.max()} self/copies) need more than the {n} stars")
     upts = np.ascontiguousarray(points[first])
-    tree = Tree(upts) if memory is None else memory.tree_for(uniq, upts)
+    tree = memory.tree_for(uniq, upts)
     k_first = min(u, max(2, int(np.ceil(0.75 * k)) + 1))
-    unbr = tree.query(k_first, hint=None if memory is None else memory.hint_for(uniq, k_first))[1]
-    if memory is not None:
-        memory.remember(uniq, k_first, unbr)
+    unbr = tree.query(k_first, hint=memory.hint_for(uniq, k_first))[1]
+    memory.remember(uniq, k_first, unbr)
     out_u, short = _collect_rows(unbr, np.arange(u, dtype=np.int64), counts, row_start, rows_sorted, k)
     if short.any():
         redo = np.flatnonzero(short)
         kk = min(u, k + 1)
-        unbr2 = tree.query(kk, redo, hint=None if memory is None else memory.hint_for(uniq, kk))[1]
-        if memory is not None:
-            full = np.full((u, kk), -1, dtype=np.int64)
-            full[redo] = unbr2
-            memory.remember(uniq, kk, full)
+        unbr2 = tree.query(kk, redo, hint=memory.hint_for(uniq, kk))[1]
+        full = np.full((u, kk), -1, dtype=np.int64)
+        full[redo] = unbr2
+        memory.remember(uniq, kk, full)
         out2, short2 = _collect_rows(unbr2, redo.astype(np.int64), counts, row_start, rows_sorted, k)
         if short2.any():
             raise RuntimeError("neighbour search returned too few non-self neighbours")
@@ -242,8 +241,6 @@ def _first_k_other(idx, src, k):
 
 
 def _query(points: np.ndarray, kq: int) -> np.ndarray:
-    from .neighbours import knn
-
     return knn(points, kq)[1]
 
 
@@ -397,9 +394,6 @@ def abundance_deviation(
     kk = k + 1 if _is_smooth(weighting) else k
     if nbr is None and source_index is not None:
         # copies of a star share its neighbours, hence its estimate
-        source_index = np.asarray(source_index)
-        if source_index.shape != (points.shape[0],):
-            raise ValueError(f"source_index must have shape ({points.shape[0]},), got {source_index.shape}")
         nbr_u, first, inverse = _resample_neighbours(points, kk, source_index, memory, per_star=True)
         est = local_mean(points, y, nbr_u, weighting, at=first)[inverse]
     else:

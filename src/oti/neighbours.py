@@ -429,8 +429,8 @@ def _query_all_parallel(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, b
 
 
 @njit(cache=True, nogil=True)
-def _prepare(pts, leaf_size):
-    perm, node_lo, node_hi, child, box, n_nodes = _build_tree(pts, leaf_size)
+def _tree_order(pts, perm):
+    """The x, y, z coordinates of ``pts`` (N, 3) in tree order ``perm``."""
     n = pts.shape[0]
     tx = np.empty(n)
     ty = np.empty(n)
@@ -440,6 +440,13 @@ def _prepare(pts, leaf_size):
         tx[i] = pts[p, 0]
         ty[i] = pts[p, 1]
         tz[i] = pts[p, 2]
+    return tx, ty, tz
+
+
+@njit(cache=True, nogil=True)
+def _prepare(pts, leaf_size):
+    perm, node_lo, node_hi, child, box, n_nodes = _build_tree(pts, leaf_size)
+    tx, ty, tz = _tree_order(pts, perm)
     return tx, ty, tz, perm, node_lo[:n_nodes], node_hi[:n_nodes], child[:n_nodes], box[:n_nodes]
 
 
@@ -448,15 +455,7 @@ def _refit(pts, perm, node_lo, node_hi, child, n_box):
     """The tree arrays of :func:`_prepare` for moved points, keeping the
     topology (``perm``, node ranges, children): coordinates in tree order and
     tight boxes recomputed bottom-up (children have larger node numbers)."""
-    n = pts.shape[0]
-    tx = np.empty(n)
-    ty = np.empty(n)
-    tz = np.empty(n)
-    for i in range(n):
-        p = perm[i]
-        tx[i] = pts[p, 0]
-        ty[i] = pts[p, 1]
-        tz[i] = pts[p, 2]
+    tx, ty, tz = _tree_order(pts, perm)
     box = np.empty((n_box, 6))
     for node in range(n_box - 1, -1, -1):
         c = child[node]
