@@ -6,11 +6,14 @@ import pandas as pd
 
 from oti.io import run_script, write_json, write_text
 from oti.pipeline import read_truth, recovery, recovery_markdown
+from oti.valleys import valley_lines
 
 
 def main(smk):
+    truth = read_truth(smk.input.truth)
+    lines = valley_lines(pd.read_parquet(smk.input.valleys), hz_ref=truth["hz"])
     rec = recovery(pd.read_csv(smk.input.joint), pd.read_csv(smk.input.per_element),
-                   read_truth(smk.input.truth), smk.params.n_sigma)
+                   truth, smk.params.n_sigma, valleys=lines)
     md = recovery_markdown(rec)
     logging.getLogger("oti").info("\n%s", md)
     write_json(rec, smk.output.json)

@@ -161,6 +161,50 @@ def grid_crossings(grid_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def joint_solar(joint: pd.DataFrame, source: str = "joint.csv") -> tuple[float, float]:
+    """(z_sun [pc], v_z,sun [km/s]) of the all-elements joint constraint."""
+    row = joint[joint["name"] == "all"]
+    if len(row) != 1:
+        raise ValueError(f"{source}: expected one row with name 'all', found {len(row)}")
+    zsun, vzsun = float(row["zsun"].iloc[0]), float(row["vzsun"].iloc[0])
+    if not (np.isfinite(zsun) and np.isfinite(vzsun)):
+        raise ValueError(f"{source}: the 'all' row has non-finite zsun/vzsun ({zsun}, {vzsun})")
+    return zsun, vzsun
+
+
+def valleys(
+    parent: pd.DataFrame,
+    elements: list[str],
+    f_values,
+    hz_values,
+    seed: int,
+    n_bootstrap: int,
+    k: int,
+    weighting: str = "uniform",
+    backend: str = "fast",
+    order: int = 10,
+    zsun: float = K.ZSUN_PC,
+    vzsun: float = K.VSUN_KMS[2],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The a2 = 0 valleys of eq. 8 in (f, h_z) at (zsun [pc], vzsun [km/s]) (see :mod:`oti.valleys`).
+
+    Returns (coefficients per element, model and trial; the crossing in f per
+    element and h_z; the straight line through each element's crossings at
+    the fiducial h_z).
+    """
+    from .valleys import valley_coefficients, valley_curves, valley_lines
+
+    for el in elements:
+        element_index(el)
+    ab = {el: (parent[el].to_numpy(np.float64), parent[f"{el}_ERR"].to_numpy(np.float64))
+          for el in elements}
+    coeffs = valley_coefficients(sky_frame(parent), ab, f_values, hz_values, seed, n_bootstrap, k,
+                                 weighting=weighting, backend=backend, order=order,
+                                 zsun=zsun, vzsun=vzsun)
+    curves = valley_curves(coeffs)
+    return coeffs, curves, valley_lines(coeffs)
+
+
 # ----------------------------------------------------------------- optimise
 def optimize_chunk(
     parent: pd.DataFrame,
@@ -280,9 +324,22 @@ def table1(joint: pd.DataFrame, exclude: list[str]) -> dict[str, object]:
     return {"csv": pd.DataFrame(csv_rows), "md": md, "tex": tex}
 
 
-def recovery(joint: pd.DataFrame, per_element: pd.DataFrame, truth: dict, n_sigma: float = 3.0) -> dict:
-    """Compare the fit with the mock's injected truth: (fit - truth) / sigma per parameter."""
+def recovery(joint: pd.DataFrame, per_element: pd.DataFrame, truth: dict, n_sigma: float = 3.0,
+             valleys: pd.DataFrame | None = None) -> dict:
+    """Compare the fit with the mock's injected truth: (fit - truth) / sigma per parameter.
+
+    ``valleys``: optional :func:`oti.valleys.valley_lines` table with
+    ``hz_ref`` = the true h_z; each element's f on its a2 = 0 valley there is
+    compared with the true f (reported, not part of the verdict).
+    """
     out = {"n_sigma": n_sigma, "truth": {p: truth[p] for p in K.PARAM_NAMES}, "joint": {}, "per_element": {}}
+    if valleys is not None:
+        out["valleys"] = {
+            r["element"]: {"hz": r["hz_ref"], "f": r["f_ref"], "sigma": r["f_ref_err"],
+                           "pull": (r["f_ref"] - truth["mdisk_f"]) / r["f_ref_err"],
+                           "df_dhz": r["df_dhz"], "df_dhz_err": r["df_dhz_err"]}
+            for _, r in valleys.iterrows()
+        }
     passed = True
     for _, r in joint.iterrows():
         d = {}
@@ -328,6 +385,17 @@ def recovery_markdown(rec: dict) -> str:
               "| element | " + " | ".join(K.PARAM_NAMES) + " |", "|---|" + "---|" * 4]
     for el, d in rec["per_element"].items():
         lines.append(f"| {el} | " + " | ".join(f"{d[p]['pull']:+.2f}" for p in K.PARAM_NAMES) + " |")
+    if rec.get("valleys"):
+        v0 = next(iter(rec["valleys"].values()))
+        lines += ["", f"## The a2 = 0 valleys at the true h_z = {v0['hz']:.3g} kpc (not part of the verdict)", "",
+                  "Eq. 8 vanishes along a curve in (f, h_z) for each element; f on that curve at the "
+                  "true h_z, and the curve's slope (z_sun and v_z,sun at the joint fit; "
+                  "figures/valleys.png).", "",
+                  "| element | f on the valley | sigma | (f - truth)/sigma | df/dh_z [1/kpc] |",
+                  "|---|---|---|---|---|"]
+        for el, v in rec["valleys"].items():
+            lines.append(f"| {el} | {v['f']:.4g} | {v['sigma']:.3g} | {v['pull']:+.2f} | "
+                         f"{v['df_dhz']:.3g} +- {v['df_dhz_err']:.2g} |")
     verdict = "PASS" if rec["pass"] else "FAIL"
     if rec["pass"]:
         verdict_line = "every parameter of the joint (all elements) constraint is within"

@@ -41,6 +41,13 @@ KERNEL_SOURCES = [
 ]
 
 
+def grid_f_all():
+    """Every Mdisk/Mdisk* of the grid (config grid.f_min, f_max, f_step), rounded to 0.01."""
+    g = config["grid"]
+    n = int(math.floor((g["f_max"] - g["f_min"]) / g["f_step"] + 1e-9)) + 1
+    return [round(g["f_min"] + i * g["f_step"], 2) for i in range(n)]
+
+
 def grid_values():
     """Grid values of Mdisk/Mdisk* as strings with two decimals (wildcard {f}).
 
@@ -51,11 +58,8 @@ def grid_values():
     from oti.constants import HZ_KPC
     from oti.potential import solve_halo_mass
 
-    g = config["grid"]
-    n = int(math.floor((g["f_max"] - g["f_min"]) / g["f_step"] + 1e-9)) + 1
     out = []
-    for i in range(n):
-        f = g["f_min"] + i * g["f_step"]
+    for f in grid_f_all():
         try:
             solve_halo_mass(f, HZ_KPC)
         except ValueError:
@@ -124,8 +128,18 @@ def all_targets():
     t += expand(f"{RES}/figures/fig{{i}}.{{ext}}", i=range(1, 9), ext=["pdf", "png"])
     if DATASET == "mock":
         t += [f"{RES}/figures/recovery.pdf", f"{RES}/figures/recovery.png"]
+    t += [f"{RES}/constraints/valleys.csv", f"{RES}/constraints/valley_lines.csv",
+          f"{RES}/figures/valleys.pdf", f"{RES}/figures/valleys.png"]
     t += [f"{RES}/validation/{n}" for n in ("actions.parquet", "summary.csv", "fig_validation.pdf", "fig_validation.png")]
     return t
+
+
+def valley_figure_inputs(wildcards=None):
+    d = {"curves": f"{RES}/constraints/valleys.csv", "lines": f"{RES}/constraints/valley_lines.csv",
+         "joint": f"{RES}/constraints/joint.csv"}
+    if DATASET == "mock":
+        d["truth"] = "resources/mock/truth.json"
+    return d
 
 
 def download_source(name):

@@ -56,6 +56,7 @@ rule recovery:
     input:
         joint=f"{RES}/constraints/joint.csv",
         per_element=f"{RES}/constraints/per_element.csv",
+        valleys=f"{RES}/grid/valleys.parquet",
         truth="resources/mock/truth.json",
     output:
         md=report(f"{RES}/recovery.md", caption="../report/recovery.rst", category="Recovery"),

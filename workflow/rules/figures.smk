@@ -27,6 +27,7 @@ localrules:
     fig7,
     fig8,
     fig_recovery,
+    fig_valleys,
 
 
 rule illustrative_orbits:
@@ -239,3 +240,23 @@ rule fig_recovery:
         ENV
     script:
         "../../scripts/fig_recovery.py"
+
+
+rule fig_valleys:
+    message:
+        "Valleys figure: each element's a2 = 0 curve in (f, h_z)"
+    input:
+        unpack(valley_figure_inputs),
+    output:
+        pdf=f"{FIG}/valleys.pdf",
+        png=report(f"{FIG}/valleys.png", caption="../report/valleys.rst", category="Figures"),
+    params:
+        elements=ELEMENTS,
+    log:
+        f"{LOGS}/figures/valleys.log",
+    benchmark:
+        f"{BENCH}/figures/valleys.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/fig_valleys.py"

@@ -44,3 +44,35 @@ rule grid_crossing:
         ENV
     script:
         "../../scripts/grid_crossing.py"
+
+
+rule valleys:
+    message:
+        "a2 = 0 valleys of eq. 8 in (f, h_z): {params.n_models} models x {params.n_bootstrap} bootstraps"
+    input:
+        parent=f"{RES}/parent_sample.parquet",
+        joint=f"{RES}/constraints/joint.csv",
+        kernels=KERNELS,
+    output:
+        coeffs=f"{RES}/grid/valleys.parquet",
+        curves=f"{RES}/constraints/valleys.csv",
+        lines=f"{RES}/constraints/valley_lines.csv",
+    params:
+        elements=ELEMENTS,
+        f_values=grid_f_all(),
+        hz_values=config["valleys"]["hz"],
+        n_models=len(grid_f_all()) * len(config["valleys"]["hz"]),
+        n_bootstrap=config["valleys"]["n_bootstrap"],
+        k=config["knn"]["k"],
+        weighting=config["knn"]["weighting"],
+        backend=config["actions"]["backend"],
+        order=config["actions"]["order"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/grid/valleys.log",
+    benchmark:
+        f"{BENCH}/grid/valleys.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/valleys.py"

@@ -8,7 +8,8 @@ set for elements, Okabe-Ito accents, viridis/cividis/Greys sequential maps,
 "twilight" for angles, which are cyclic).
 
 Modules: :mod:`.sample` (Figs 1, 2), :mod:`.orbits` (Figs 3, 4), :mod:`.grid`
-(Figs 5, 6), :mod:`.constraints` (Figs 7, 8, recovery).
+(Figs 5, 6), :mod:`.constraints` (Figs 7, 8, recovery), :mod:`.valleys`
+(the a2 = 0 valleys of eq. 8, not in the paper).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ _SIZES = {
     "fig7": (8.0, 5.5),
     "fig8": (10.0, 9.0),
     "recovery": (12.0, 4.5),
+    "valleys": (8.0, 5.5),
 }
 
 

@@ -46,4 +46,14 @@ def draw(name: str, inp, params):
     if name == "recovery":
         with open(inp["recovery"]) as fh:
             return constraints.recovery(json.load(fh))
+    if name == "valleys":
+        from .valleys import fig_valleys
+
+        truth = None
+        if inp.get("truth"):
+            from ..pipeline import read_truth
+
+            truth = read_truth(inp["truth"])
+        return fig_valleys(pd.read_csv(inp["curves"]), pd.read_csv(inp["lines"]),
+                           pd.read_csv(inp["joint"]), list(params["elements"]), truth)
     raise ValueError(f"unknown figure {name!r}")

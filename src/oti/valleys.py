@@ -1,0 +1,173 @@
+"""The a2 = 0 valleys of eq. 8 in the (Mdisk/Mdisk*, h_z) plane.
+
+Eq. 8 (a1^2 + b1^2 + a2^2) gives three numbers per element for four
+parameters, so its zeros form a curve, not a point: for every h_z in a wide
+range some disk mass f makes a2 vanish (a1 and b1 are set by z_sun and
+v_z,sun). A Nelder-Mead trial stops somewhere on that curve, near its start
+x0, and the per-element and joint (f, h_z) constraints inherit that choice
+unless the elements' valleys cross at clearly different angles.
+
+This module maps the valleys directly, without an optimiser: on a grid of
+(f, h_z) models at the fiducial solar position and velocity, the a2
+coefficient of every element and bootstrap resample; for each h_z, the
+a2 = 0 crossing in f (:func:`oti.constraints.a2_crossing`); and per element
+the straight line f = f_ref + df_dhz (h_z - hz_ref) through those
+crossings. A line with a finite, well-measured slope is a degeneracy: the
+data fix f only once h_z is known.
+
+Units: f dimensionless, h_z kpc, a2 dex.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from . import constants as K
+from .actions import action_arrays
+from .bootstrap import resample_index
+from .constraints import _zero_crossing, a2_crossing
+from .deviation import abundance_deviation, neighbour_indices, _is_smooth
+from .fourier import fit_fourier
+from .frame import FastFrame
+from .potential import MassModel, solve_halo_mass
+
+log = logging.getLogger(__name__)
+
+
+def valid_models(f_values, hz_values) -> list[tuple[float, float]]:
+    """The (f, h_z) pairs with a positive halo mass at v_circ(R0) = 229 km/s."""
+    out = []
+    for hz in hz_values:
+        for f in f_values:
+            try:
+                solve_halo_mass(float(f), float(hz))
+            except ValueError:
+                continue
+            out.append((float(f), float(hz)))
+    return out
+
+
+def valley_coefficients(
+    frame: FastFrame,
+    abundances: dict[str, tuple[np.ndarray, np.ndarray]],
+    f_values,
+    hz_values,
+    seed: int,
+    n_bootstrap: int,
+    k: int,
+    weighting: str = "uniform",
+    backend: str = "fast",
+    order: int = 10,
+    zsun: float = K.ZSUN_PC,
+    vzsun: float = K.VSUN_KMS[2],
+) -> pd.DataFrame:
+    """a2 of every element, model and bootstrap trial on the (f, h_z) grid.
+
+    ``frame``: the parent stars; ``abundances``: element -> (y, yerr) (N,)
+    [dex]. Models without a positive halo mass are skipped. Actions are
+    solved once per model, at the solar height ``zsun`` [pc] and vertical
+    velocity ``vzsun`` [km/s] (a2 depends on them too: use fitted values, e.g.
+    the joint constraint's, where there are any); trial t resamples the
+    stars with ``SeedSequence([seed, t])`` as every other stage does, and the
+    neighbour lists of a (model, trial) are shared by all elements (they do
+    not depend on the abundances). Returns one row per (element, hz, mdisk_f,
+    trial) with a2, a2_err [dex] and n_stars.
+    """
+    if n_bootstrap < 2:
+        raise ValueError(f"valleys.n_bootstrap must be >= 2, got {n_bootstrap}")
+    if not abundances:
+        raise ValueError("valleys: no elements given")
+    n = len(frame)
+    for el, (y, e) in abundances.items():
+        if np.shape(y) != (n,) or np.shape(e) != (n,):
+            raise ValueError(f"valleys: {el} abundances must have shape ({n},)")
+    models = valid_models(f_values, hz_values)
+    if not models:
+        raise ValueError("valleys: no (f, h_z) model of the grid has a positive halo mass")
+    kk = k + 1 if _is_smooth(weighting) else k
+    xyz, vxyz = frame(zsun, vzsun)
+    resamples = [resample_index(n, seed, t) for t in range(n_bootstrap)]
+    rows = []
+    t0 = time.perf_counter()
+    for i, (f, hz) in enumerate(models):
+        act = action_arrays(MassModel(f, hz), xyz, vxyz, backend=backend, order=order)
+        ok = act["ok"]
+        if not ok.all():
+            log.info("valleys: f=%.2f hz=%.3f: %d stars failed in the action solver and are dropped",
+                     f, hz, int(ok.size - ok.sum()))
+        J = np.column_stack([act["J_R"], act["L_z"], act["J_z"]])
+        for t, idx in enumerate(resamples):
+            idx = idx[ok[idx]]
+            nbr = neighbour_indices(J[idx] / K.ACTION_SCALE, kk, idx)
+            for el, (y, e) in abundances.items():
+                d, s = abundance_deviation(J[idx], y[idx], e[idx], k=k, source_index=idx,
+                                           nbr=nbr, weighting=weighting)
+                c, cov = fit_fourier(act["theta_z"][idx], d, s)
+                rows.append({"element": el, "hz": hz, "mdisk_f": f, "trial": t,
+                             "a2": c[3], "a2_err": float(np.sqrt(cov[3, 3])), "n_stars": idx.size})
+        log.info("valleys: model %d/%d (f=%.2f, hz=%.3f kpc) done, %.1f s elapsed",
+                 i + 1, len(models), f, hz, time.perf_counter() - t0)
+    return pd.DataFrame(rows)
+
+
+def valley_curves(coeffs: pd.DataFrame) -> pd.DataFrame:
+    """The a2 = 0 crossing in f, and its bootstrap error, per element and h_z.
+
+    ``coeffs`` as returned by :func:`valley_coefficients`. Grid values of f
+    missing at some h_z (no halo) are left out of that row's interpolation.
+    Columns: element, hz, f, f_err, f_err_trials, n_trials, n_trials_crossing.
+    """
+    rows = []
+    for (el, hz), g in coeffs.groupby(["element", "hz"], sort=True):
+        piv = g.pivot(index="trial", columns="mdisk_f", values="a2").sort_index(axis=1)
+        piv = piv.dropna(axis=1)
+        rows.append({"element": el, "hz": float(hz),
+                     **a2_crossing(piv.columns.to_numpy(float), piv.to_numpy())})
+    return pd.DataFrame(rows)
+
+
+def _line(hz: np.ndarray, f: np.ndarray, hz_ref: float) -> tuple[float, float]:
+    """Least-squares line f = f_ref + df_dhz (h_z - hz_ref) through the finite points."""
+    use = np.isfinite(f)
+    if use.sum() < 2:
+        return np.nan, np.nan
+    slope, icpt = np.polyfit(hz[use] - hz_ref, f[use], 1)
+    return float(icpt), float(slope)
+
+
+def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame:
+    """Per element, the straight line f = f_ref + df_dhz (h_z - hz_ref) along its valley.
+
+    ``coeffs`` as returned by :func:`valley_coefficients`. The line goes
+    through the crossings of the bootstrap-mean a2 curves (one per h_z); its
+    errors are the scatter of the same line fitted to each trial's own
+    crossings (the crossings at neighbouring h_z move together from trial to
+    trial, so weighting the points by their separate errors would misstate
+    the slope's error). Columns: element, hz_ref [kpc], f_ref, f_ref_err (f on
+    the valley at hz_ref), df_dhz, df_dhz_err [1/kpc], n_hz (h_z values with
+    a crossing), n_trials_line (trials with a line). NaN where fewer than two
+    h_z values cross.
+    """
+    out = []
+    for el, g in coeffs.groupby("element", sort=True):
+        hzs, mean_f, per_trial = [], [], []
+        for hz, gh in g.groupby("hz", sort=True):
+            piv = gh.pivot(index="trial", columns="mdisk_f", values="a2").sort_index(axis=1).dropna(axis=1)
+            fg, a2 = piv.columns.to_numpy(float), piv.to_numpy()
+            hzs.append(float(hz))
+            mean_f.append(_zero_crossing(fg, a2.mean(axis=0)))
+            per_trial.append([_zero_crossing(fg, row) for row in a2])
+        hzs, mean_f = np.array(hzs), np.array(mean_f)
+        per_trial = np.array(per_trial).T  # (trials, hz)
+        f_ref, slope = _line(hzs, mean_f, hz_ref)
+        lines = np.array([_line(hzs, row, hz_ref) for row in per_trial])
+        lines = lines[np.all(np.isfinite(lines), axis=1)]
+        err = lines.std(axis=0, ddof=1) if len(lines) > 1 else np.full(2, np.nan)
+        out.append({"element": el, "hz_ref": float(hz_ref), "f_ref": f_ref, "f_ref_err": float(err[0]),
+                    "df_dhz": slope, "df_dhz_err": float(err[1]),
+                    "n_hz": int(np.isfinite(mean_f).sum()), "n_trials_line": int(len(lines))})
+    return pd.DataFrame(out)
