@@ -18,7 +18,7 @@ from workflow_helpers import REPO, snakemake
 
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 RES = "results/mock"
-FIGURES = [f"fig{i}" for i in range(1, 9)] + ["recovery"]
+FIGURES = [f"fig{i}" for i in range(1, 9)] + ["recovery", "valleys"]
 N_ELEMENTS_TINY = 3  # tests/data/tiny.yaml: FE_H, O_FE, MG_FE
 FIG4_F = (0.4, 1.0, 1.6)
 

@@ -56,6 +56,16 @@ def test_every_output_exists_and_is_well_formed(run1):
     assert set(rec["joint"]["all"]) == {"mdisk_f", "hz", "zsun", "vzsun"} and isinstance(rec["pass"], bool)
     assert ("PASS" in (r / "recovery.md").read_text()) == rec["pass"]
     assert "pull_independent" in rec["joint"]["all"]["mdisk_f"]
+    # the a2 = 0 valleys: every element x h_z, at the joint fit's solar position
+    cur = pd.read_csv(r / "constraints/valleys.csv")
+    assert len(cur) == 3 * 3 and set(cur["element"]) == {"FE_H", "O_FE", "MG_FE"}
+    assert sorted(set(cur["hz"])) == [0.2, 0.3, 0.4]
+    lines = pd.read_csv(r / "constraints/valley_lines.csv")
+    assert sorted(lines["element"]) == ["FE_H", "MG_FE", "O_FE"]
+    assert set(rec["valleys"]) == {"FE_H", "O_FE", "MG_FE"}
+    assert "The a2 = 0 valleys at the true h_z" in (r / "recovery.md").read_text()
+    vlog = (r / "logs/grid/valleys.log").read_text()
+    assert f"zsun={joint.loc[0, 'zsun']:.6g}" in vlog, vlog[-2000:]
     # every job wrote its log
     logs = list((r / "logs").rglob("*.log"))
     assert len(logs) >= 10 and all(p.stat().st_size > 0 for p in logs)
@@ -83,7 +93,7 @@ def test_resume_redoes_only_the_missing_trial_job(run1):
             if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert jobs.get("optimize_trials") == 1, out
     assert set(jobs) <= {"optimize_trials", "constraints", "table1", "recovery", "all", "total",
-                         "fig7", "fig8", "fig_recovery"}, out  # figures downstream of constraints
+                         "fig7", "fig8", "fig_recovery", "valleys", "fig_valleys"}, out  # downstream of constraints
     snakemake(run1, "--cores", "2", "--configfile", "tiny.yaml")
     assert target.exists()
 

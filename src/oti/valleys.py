@@ -30,7 +30,7 @@ from . import constants as K
 from .actions import action_arrays
 from .bootstrap import resample_index
 from .constraints import _zero_crossing, a2_crossing
-from .deviation import abundance_deviation, neighbour_indices, _is_smooth
+from .deviation import _is_smooth, abundance_deviation, neighbour_indices
 from .fourier import fit_fourier
 from .frame import FastFrame
 from .potential import MassModel, solve_halo_mass
@@ -91,6 +91,8 @@ def valley_coefficients(
     kk = k + 1 if _is_smooth(weighting) else k
     xyz, vxyz = frame(zsun, vzsun)
     resamples = [resample_index(n, seed, t) for t in range(n_bootstrap)]
+    log.info("valleys: %d models x %d trials, %d elements, at zsun=%.6g pc, vzsun=%.6g km/s",
+             len(models), n_bootstrap, len(abundances), zsun, vzsun)
     rows = []
     t0 = time.perf_counter()
     for i, (f, hz) in enumerate(models):
@@ -169,5 +171,5 @@ def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame
         err = lines.std(axis=0, ddof=1) if len(lines) > 1 else np.full(2, np.nan)
         out.append({"element": el, "hz_ref": float(hz_ref), "f_ref": f_ref, "f_ref_err": float(err[0]),
                     "df_dhz": slope, "df_dhz_err": float(err[1]),
-                    "n_hz": int(np.isfinite(mean_f).sum()), "n_trials_line": int(len(lines))})
+                    "n_hz": int(np.isfinite(mean_f).sum()), "n_trials_line": len(lines)})
     return pd.DataFrame(out)

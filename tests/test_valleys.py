@@ -1,0 +1,132 @@
+"""The a2 = 0 valleys of eq. 8 in (f, h_z): exact line recovery, agreement with the grid path."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from oti.actions import actions_angles
+from oti.pipeline import (
+    SKY_COLUMNS,
+    compute_actions,
+    grid_coefficients,
+    joint_solar,
+    recovery,
+    recovery_markdown,
+    valleys,
+)
+from oti.potential import MassModel
+from oti.synthetic import action_labels, disk_snapshot, to_sky
+from oti.valleys import valid_models, valley_curves, valley_lines
+
+
+def _linear_coeffs(alpha, beta, eps, f_grid, hz_grid, hz_ref=0.28, drop=()):
+    """a2 = 0.01 (f - alpha - beta (hz - hz_ref) - eps_t): the crossing is exact under interpolation."""
+    rows = []
+    for hz in hz_grid:
+        for f in f_grid:
+            if (f, hz) in drop:
+                continue
+            for t, e in enumerate(eps):
+                rows.append({"element": "O_FE", "hz": hz, "mdisk_f": f, "trial": t,
+                             "a2": 0.01 * (f - alpha - beta * (hz - hz_ref) - e), "a2_err": 0.001,
+                             "n_stars": 100})
+    return pd.DataFrame(rows)
+
+
+def test_lines_recover_a_known_valley_exactly():
+    eps = np.array([-0.03, 0.01, 0.05, -0.02, 0.0])
+    f_grid = np.round(np.arange(0.4, 1.81, 0.1), 2)
+    hz_grid = [0.15, 0.2, 0.3, 0.4, 0.5]
+    c = _linear_coeffs(1.1, 1.7, eps, f_grid, hz_grid)
+    cur = valley_curves(c)
+    want = 1.1 + 1.7 * (np.array(hz_grid) - 0.28) + eps.mean()
+    np.testing.assert_allclose(cur["f"], want, atol=1e-12)
+    lines = valley_lines(c).iloc[0]
+    assert lines["f_ref"] == pytest.approx(1.1 + eps.mean(), abs=1e-12)
+    assert lines["df_dhz"] == pytest.approx(1.7, abs=1e-10)
+    # each trial's line is the mean line shifted by eps_t: the scatter is std(eps), the slope exact
+    assert lines["f_ref_err"] == pytest.approx(np.std(eps, ddof=1), rel=1e-10)
+    assert lines["df_dhz_err"] < 1e-9
+    assert lines["n_hz"] == 5 and lines["n_trials_line"] == 5
+    # another reference h_z moves f_ref along the line
+    l2 = valley_lines(c, hz_ref=0.4).iloc[0]
+    assert l2["f_ref"] == pytest.approx(1.1 + 1.7 * 0.12 + eps.mean(), abs=1e-12)
+
+
+def test_missing_models_and_valleys_outside_the_grid():
+    f_grid = np.round(np.arange(0.4, 1.81, 0.1), 2)
+    # a model missing at one h_z (no halo) is left out of that row's interpolation only
+    c = _linear_coeffs(1.0, 1.0, [0.0, 0.02], f_grid, [0.2, 0.3], drop={(1.8, 0.2), (0.4, 0.2)})
+    np.testing.assert_allclose(valley_curves(c)["f"], [1.0 - 0.08 + 0.01, 1.0 + 0.02 + 0.01], atol=1e-12)
+    # a valley that leaves the grid gives NaN there, and no line from a single point
+    c = _linear_coeffs(1.7, 3.0, [0.0, 0.01], f_grid, [0.2, 0.3, 0.4])
+    cur = valley_curves(c)
+    assert np.isfinite(cur["f"].iloc[0]) and np.isnan(cur["f"].iloc[2])
+    c = _linear_coeffs(1.7, 3.0, [0.0, 0.01], f_grid, [0.3, 0.4])
+    assert np.isnan(valley_lines(c).iloc[0]["df_dhz"])
+
+
+def test_models_without_a_halo_are_skipped():
+    m = valid_models([1.0, 1.8], [0.2, 0.28, 1.5])
+    assert (1.0, 0.28) in m and (1.8, 0.28) not in m
+    for f, hz in m:
+        assert MassModel(f, hz).mhalo > 0
+
+
+def _parent(n=900, seed=5):
+    rng = np.random.default_rng(seed)
+    xyz, vxyz = disk_snapshot(n, rng, radius_kpc=1.5)
+    sky = to_sky(xyz, vxyz)
+    J = actions_angles(MassModel(), xyz, vxyz)[["J_R", "L_z", "J_z"]].to_numpy()
+    df = pd.DataFrame({c: sky[c] for c in SKY_COLUMNS})
+    df["APOGEE_ID"] = [f"2M{i:08d}" for i in range(n)]
+    for el, s in (("O_FE", 1), ("FE_H", 2)):
+        y, e = action_labels(J, np.random.default_rng(s))
+        df[el], df[f"{el}_ERR"] = y, e
+    return df
+
+
+def test_valley_a2_equals_the_grid_experiment_at_the_same_model():
+    """Shared neighbour lists and per-model actions give the grid path's a2 exactly."""
+    parent = _parent()
+    fs = [0.9, 1.0, 1.1]
+    coeffs, curves, lines = valleys(parent, ["O_FE", "FE_H"], fs, [0.28], seed=3, n_bootstrap=3, k=16,
+                                    weighting="epanechnikov")
+    assert len(coeffs) == 2 * 3 * 3
+    grid = {f: compute_actions(parent, f) for f in fs}
+    for el in ("O_FE", "FE_H"):
+        g, _ = grid_coefficients(parent, grid, el, seed=3, n_bootstrap=3, k=16, weighting="epanechnikov")
+        mine = coeffs[coeffs["element"] == el].sort_values(["mdisk_f", "trial"])
+        theirs = g.sort_values(["mdisk_f", "trial"])
+        np.testing.assert_allclose(mine["a2"].to_numpy(), theirs["a2"].to_numpy(), rtol=0, atol=1e-14)
+        np.testing.assert_array_equal(mine["n_stars"].to_numpy(), theirs["n_stars"].to_numpy())
+    assert set(curves["element"]) == {"O_FE", "FE_H"} and len(lines) == 2
+
+
+def test_bad_inputs_are_named():
+    parent = _parent(60)
+    with pytest.raises(ValueError, match="XX_FE"):
+        valleys(parent, ["XX_FE"], [1.0], [0.28], seed=1, n_bootstrap=2, k=8)
+    with pytest.raises(ValueError, match="n_bootstrap"):
+        valleys(parent, ["O_FE"], [1.0], [0.28], seed=1, n_bootstrap=1, k=8)
+    with pytest.raises(ValueError, match="positive halo"):
+        valleys(parent, ["O_FE"], [1.8], [0.05], seed=1, n_bootstrap=2, k=8)
+    with pytest.raises(ValueError, match="joint.csv.*'all'"):
+        joint_solar(pd.DataFrame({"name": ["excluding"], "zsun": [1.0], "vzsun": [2.0]}))
+    assert joint_solar(pd.DataFrame({"name": ["all"], "zsun": [17.0], "vzsun": [8.5]})) == (17.0, 8.5)
+
+
+def test_recovery_reports_f_on_each_valley_at_the_true_hz():
+    truth = {"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}
+    row = {"name": "all"}
+    for p, v, e in (("mdisk_f", 1.15, 0.05), ("hz", 0.26, 0.02), ("zsun", 17.5, 1.0), ("vzsun", 8.7, 0.2)):
+        row[p], row[f"{p}_err"] = v, e
+    joint = pd.DataFrame([row])
+    per = pd.DataFrame([{**row, "name": "O_FE"}])
+    lines = pd.DataFrame([{"element": "O_FE", "hz_ref": 0.27, "f_ref": 1.0, "f_ref_err": 0.1,
+                           "df_dhz": 1.5, "df_dhz_err": 0.2}])
+    rec = recovery(joint, per, truth, 3.0, valleys=lines)
+    assert rec["valleys"]["O_FE"]["pull"] == pytest.approx(-2.0)
+    assert rec["pass"]  # the valleys are reported, not part of the verdict
+    md = recovery_markdown(rec)
+    assert "true h_z = 0.27 kpc" in md and "| O_FE | 1 | 0.1 | -2.00 | 1.5 +- 0.2 |" in md
