@@ -155,7 +155,7 @@ def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame
     h_z values cross.
     """
     out = []
-    for el, g in coeffs.groupby("element", sort=True):
+    for el, g in coeffs.groupby("element", sort=False):  # in the order of the elements given
         hzs, mean_f, per_trial = [], [], []
         for hz, gh in g.groupby("hz", sort=True):
             piv = gh.pivot(index="trial", columns="mdisk_f", values="a2").sort_index(axis=1).dropna(axis=1)

@@ -48,7 +48,7 @@ rule grid_crossing:
 
 rule valleys:
     message:
-        "a2 = 0 valleys of eq. 8 in (f, h_z): {params.n_models} models x {params.n_bootstrap} bootstraps"
+        "a2 = 0 valleys of eq. 8 in (f, h_z): up to {params.n_models} models x {params.n_bootstrap} bootstraps"
     input:
         parent=f"{RES}/parent_sample.parquet",
         joint=f"{RES}/constraints/joint.csv",
