@@ -98,6 +98,33 @@ def _select_perm(perm, coord, lo, hi, nth):
             return
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _fit_box(box, node, xs, ys, zs, order, lo, hi):
+    """Set ``box[node]`` to the bounding box (xmin, ymin, zmin, xmax, ymax,
+    zmax) of the points ``order[lo:hi]`` of (xs, ys, zs), or of ``lo:hi``
+    itself when ``order`` is None."""
+    x0 = np.inf
+    y0 = np.inf
+    z0 = np.inf
+    x1 = -np.inf
+    y1 = -np.inf
+    z1 = -np.inf
+    for i in range(lo, hi):
+        p = i if order is None else order[i]
+        x0 = min(x0, xs[p])
+        x1 = max(x1, xs[p])
+        y0 = min(y0, ys[p])
+        y1 = max(y1, ys[p])
+        z0 = min(z0, zs[p])
+        z1 = max(z1, zs[p])
+    box[node, 0] = x0
+    box[node, 1] = y0
+    box[node, 2] = z0
+    box[node, 3] = x1
+    box[node, 4] = y1
+    box[node, 5] = z1
+
+
 @njit(cache=True, nogil=True)
 def _build_tree(pts, leaf_size):
     """Balanced k-d tree. Returns (perm, node_lo, node_hi, child, box, n_nodes):
@@ -127,34 +154,12 @@ def _build_tree(pts, leaf_size):
         node = stack[sp]
         lo = node_lo[node]
         hi = node_hi[node]
-        x0 = np.inf
-        y0 = np.inf
-        z0 = np.inf
-        x1 = -np.inf
-        y1 = -np.inf
-        z1 = -np.inf
-        for i in range(lo, hi):
-            p = perm[i]
-            x = xs[p]
-            y = ys[p]
-            z = zs[p]
-            x0 = min(x0, x)
-            x1 = max(x1, x)
-            y0 = min(y0, y)
-            y1 = max(y1, y)
-            z0 = min(z0, z)
-            z1 = max(z1, z)
-        box[node, 0] = x0
-        box[node, 1] = y0
-        box[node, 2] = z0
-        box[node, 3] = x1
-        box[node, 4] = y1
-        box[node, 5] = z1
+        _fit_box(box, node, xs, ys, zs, perm, lo, hi)
         if hi - lo <= leaf_size:
             continue
-        ex = x1 - x0
-        ey = y1 - y0
-        ez = z1 - z0
+        ex = box[node, 3] - box[node, 0]
+        ey = box[node, 4] - box[node, 1]
+        ez = box[node, 5] - box[node, 2]
         if ex >= ey and ex >= ez:
             coord = xs
         elif ey >= ez:
@@ -463,26 +468,8 @@ def _refit(pts, perm, node_lo, node_hi, child, n_box):
             for a in range(3):
                 box[node, a] = min(box[c, a], box[c + 1, a])
                 box[node, 3 + a] = max(box[c, 3 + a], box[c + 1, 3 + a])
-            continue
-        x0 = np.inf
-        y0 = np.inf
-        z0 = np.inf
-        x1 = -np.inf
-        y1 = -np.inf
-        z1 = -np.inf
-        for i in range(node_lo[node], node_hi[node]):
-            x0 = min(x0, tx[i])
-            x1 = max(x1, tx[i])
-            y0 = min(y0, ty[i])
-            y1 = max(y1, ty[i])
-            z0 = min(z0, tz[i])
-            z1 = max(z1, tz[i])
-        box[node, 0] = x0
-        box[node, 1] = y0
-        box[node, 2] = z0
-        box[node, 3] = x1
-        box[node, 4] = y1
-        box[node, 5] = z1
+        else:  # a leaf: tree-order coordinates, so the identity order
+            _fit_box(box, node, tx, ty, tz, None, node_lo[node], node_hi[node])
     return tx, ty, tz, box
 
 
