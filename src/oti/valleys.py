@@ -125,11 +125,14 @@ def valley_curves(coeffs: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for (el, hz), g in coeffs.groupby(["element", "hz"], sort=True):
-        piv = g.pivot(index="trial", columns="mdisk_f", values="a2").sort_index(axis=1)
-        piv = piv.dropna(axis=1)
-        rows.append({"element": el, "hz": float(hz),
-                     **a2_crossing(piv.columns.to_numpy(float), piv.to_numpy())})
+        rows.append({"element": el, "hz": float(hz), **a2_crossing(*_a2_table(g))})
     return pd.DataFrame(rows)
+
+
+def _a2_table(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(f values (F,), a2 (trials, F)) of one element and h_z; f values missing for a trial are dropped."""
+    piv = g.pivot(index="trial", columns="mdisk_f", values="a2").sort_index(axis=1).dropna(axis=1)
+    return piv.columns.to_numpy(float), piv.to_numpy()
 
 
 def _line(hz: np.ndarray, f: np.ndarray, hz_ref: float) -> tuple[float, float]:
@@ -158,8 +161,7 @@ def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame
     for el, g in coeffs.groupby("element", sort=False):  # in the order of the elements given
         hzs, mean_f, per_trial = [], [], []
         for hz, gh in g.groupby("hz", sort=True):
-            piv = gh.pivot(index="trial", columns="mdisk_f", values="a2").sort_index(axis=1).dropna(axis=1)
-            fg, a2 = piv.columns.to_numpy(float), piv.to_numpy()
+            fg, a2 = _a2_table(gh)
             hzs.append(float(hz))
             mean_f.append(_zero_crossing(fg, a2.mean(axis=0)))
             per_trial.append([_zero_crossing(fg, row) for row in a2])
