@@ -1,6 +1,7 @@
 """Mass model: fixed v_circ, halo mass, gala/galpy agreement, enclosed-mass ratio."""
 
 import astropy.units as u
+from astropy import constants as const
 import numpy as np
 import pytest
 from galpy.potential import evaluatePotentials, evaluateRforces, evaluatezforces
@@ -68,3 +69,25 @@ def test_mass_ratio():
     assert MassModel().mass_ratio_disk_halo() == pytest.approx(1.26, abs=0.01)
     r = MassModel(1.21, 0.27).mass_ratio_disk_halo()
     assert abs(r - 2.11) < 0.21
+
+
+def test_vertical_force_sigma_matches_galpy_and_gauss():
+    """K_z / (2 pi G) against galpy's z-force, and Gauss's law for the disk alone near the plane."""
+    m = MassModel(1.2, 0.27)
+    z = np.array([0.0, 0.1, 0.35, 1.1, 3.0])
+    got = m.vertical_force_sigma(z)
+    ro, vo = K.GALCEN_DISTANCE_KPC, K.VCIRC_KMS
+    kz = -np.array([evaluatezforces(m.galpy_potential(), 1.0, zz / ro) for zz in z]) * vo**2 / ro
+    two_pi_g = 2 * np.pi * K.G_KPC_KMS2_MSUN * 1e6  # (km/s)^2 / kpc per Msun / pc^2
+    np.testing.assert_allclose(got, kz / two_pi_g, rtol=1e-8, atol=1e-12)
+    assert got[0] == 0.0 and np.all(np.diff(got) > 0)  # no pull in the plane, growing with |z|
+    assert m.vertical_force_sigma(-0.35) == pytest.approx(got[2], rel=1e-12)
+    assert np.shape(m.vertical_force_sigma(0.35)) == ()
+    # a thin Miyamoto-Nagai disk alone: K_z(z) / (2 pi G) -> its surface density at R as z -> 0+
+    thin = MassModel(1.0, 1e-4).gala()["disk"]
+    zz = 0.02  # kpc: >> b, << a, so the pull is the sheet's, 2 pi G Sigma
+    acc = thin.acceleration([K.R0_KPC, 0.0, zz] * u.kpc)[2, 0]
+    sheet = (abs(acc) / (2 * np.pi * const.G)).to_value(u.Msun / u.pc**2)
+    a = K.DISK_A_KPC
+    sigma_kuzmin = (m.mdisk / m.mdisk_f) * a / (2 * np.pi * (K.R0_KPC**2 + a**2) ** 1.5) / 1e6  # Msun/pc^2
+    assert sheet == pytest.approx(sigma_kuzmin, rel=0.01)

@@ -181,3 +181,22 @@ class MassModel:
         mdisk = pot["disk"].mass_enclosed(pos).to_value("Msun")[0]
         mhalo = pot["halo"].mass_enclosed(pos).to_value("Msun")[0]
         return float(mdisk / mhalo)
+
+    # ------------------------------------------------------ vertical force
+    def vertical_force_sigma(self, z, R: float = K.R0_KPC) -> np.ndarray:
+        """|K_z| / (2 pi G) [Msun / pc^2] at cylindrical (R [kpc], z [kpc]), from gala.
+
+        K_z = -dPhi/dz, the vertical pull towards the mid-plane. Divided by
+        2 pi G it is the surface density of an infinite slab with the same
+        pull (the usual way the local vertical force is quoted, e.g.
+        Sigma_1.1 kpc). ``z``: scalar or (N,); returns the same shape.
+        """
+        import astropy.units as u
+        from astropy import constants as const
+
+        z = np.asarray(z, dtype=np.float64)
+        zz = np.atleast_1d(z)
+        pos = np.array([np.full(zz.shape, float(R)), np.zeros(zz.shape), zz])
+        acc = self.gala().acceleration(pos * u.kpc)[2]
+        sig = (np.abs(acc) / (2 * np.pi * const.G)).to_value(u.Msun / u.pc**2)
+        return sig.reshape(z.shape)
