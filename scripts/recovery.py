@@ -13,7 +13,7 @@ def main(smk):
     truth = read_truth(smk.input.truth)
     lines = valley_lines(pd.read_parquet(smk.input.valleys), hz_ref=truth["hz"])
     rec = recovery(pd.read_csv(smk.input.joint), pd.read_csv(smk.input.per_element),
-                   truth, smk.params.n_sigma, valleys=lines)
+                   truth, smk.params.n_sigma, valleys=lines, vertical_force=pd.read_csv(smk.input.force))
     md = recovery_markdown(rec)
     logging.getLogger("oti").info("\n%s", md)
     write_json(rec, smk.output.json)

@@ -16,7 +16,7 @@ from oti.pipeline import (
 )
 from oti.potential import MassModel
 from oti.synthetic import action_labels, disk_snapshot, to_sky
-from oti.valleys import valid_models, valley_curves, valley_lines
+from oti.valleys import valid_models, valley_curves, valley_lines, valley_vertical_force
 
 
 def _linear_coeffs(alpha, beta, eps, f_grid, hz_grid, hz_ref=0.28, drop=()):
@@ -90,7 +90,7 @@ def test_valley_a2_equals_the_grid_experiment_at_the_same_model():
     """Shared neighbour lists and per-model actions give the grid path's a2 exactly."""
     parent = _parent()
     fs = [0.9, 1.0, 1.1]
-    coeffs, curves, lines = valleys(parent, ["O_FE", "FE_H"], fs, [0.28], seed=3, n_bootstrap=3, k=16,
+    coeffs, curves, lines, force = valleys(parent, ["O_FE", "FE_H"], fs, [0.28], seed=3, n_bootstrap=3, k=16,
                                     weighting="epanechnikov")
     assert len(coeffs) == 2 * 3 * 3
     grid = {f: compute_actions(parent, f) for f in fs}
@@ -101,6 +101,7 @@ def test_valley_a2_equals_the_grid_experiment_at_the_same_model():
         np.testing.assert_allclose(mine["a2"].to_numpy(), theirs["a2"].to_numpy(), rtol=0, atol=1e-14)
         np.testing.assert_array_equal(mine["n_stars"].to_numpy(), theirs["n_stars"].to_numpy())
     assert set(curves["element"]) == {"O_FE", "FE_H"} and len(lines) == 2
+    assert list(force["name"]) == ["O_FE", "FE_H", "all"]  # nothing excluded: no 'excluding' row
 
 
 def test_bad_inputs_are_named():
@@ -125,8 +126,62 @@ def test_recovery_reports_f_on_each_valley_at_the_true_hz():
     per = pd.DataFrame([{**row, "name": "O_FE"}])
     lines = pd.DataFrame([{"element": "O_FE", "hz_ref": 0.27, "f_ref": 1.0, "f_ref_err": 0.1,
                            "df_dhz": 1.5, "df_dhz_err": 0.2}])
-    rec = recovery(joint, per, truth, 3.0, valleys=lines)
+    true_kz = float(MassModel(1.2, 0.27).vertical_force_sigma(0.35))
+    force = pd.DataFrame([{"name": "all", "z_kpc": 0.35, "sigma_kz": true_kz + 6.0, "sigma_kz_err": 2.0,
+                           "spread": 0.04, "n_hz": 7, "n_trials": 8}])
+    rec = recovery(joint, per, truth, 3.0, valleys=lines, vertical_force=force)
     assert rec["valleys"]["O_FE"]["pull"] == pytest.approx(-2.0)
+    assert rec["vertical_force"]["rows"]["all"]["pull"] == pytest.approx(3.0)
+    assert rec["vertical_force"]["truth"] == pytest.approx(true_kz)
     assert rec["pass"]  # the valleys are reported, not part of the verdict
     md = recovery_markdown(rec)
     assert "true h_z = 0.27 kpc" in md and "| O_FE | 1 | 0.1 | -2.00 | 1.5 +- 0.2 |" in md
+    assert "vertical force at |z| = 0.35 kpc" in md and "| all |" in md and "| +3.00 | 0.04 |" in md
+
+
+def _constant_force_coeffs(element, target, z, eps, hz_grid, f_grid):
+    """a2 = 0.01 (f - f_v(h_z) - eps_t) with K_z(R0, z; f_v(h_z), h_z) / (2 pi G) = target exactly."""
+    from scipy.optimize import brentq
+
+    rows = []
+    for hz in hz_grid:
+        fv = brentq(lambda f: MassModel(f, hz).vertical_force_sigma(z) - target, 0.5, 1.7, xtol=1e-14)
+        for f in f_grid:
+            for t, e in enumerate(eps):
+                rows.append({"element": element, "hz": hz, "mdisk_f": f, "trial": t,
+                             "a2": 0.01 * (f - fv - e), "a2_err": 0.001, "n_stars": 100, "fv": fv})
+    return pd.DataFrame(rows)
+
+
+def test_vertical_force_is_exact_on_a_constant_force_valley():
+    """A valley built along K_z = const gives that K_z, no spread, and the per-trial scatter as error."""
+    z, target = 0.35, 50.0
+    hz_grid, f_grid = [0.2, 0.3, 0.4], np.round(np.arange(0.4, 1.81, 0.1), 2)
+    eps_o, eps_fe = np.array([-0.02, 0.0, 0.02, 0.01, -0.01]), np.array([-0.1, 0.05, 0.1, 0.0, -0.05])
+    c = pd.concat([_constant_force_coeffs("O_FE", target, z, eps_o, hz_grid, f_grid),
+                   _constant_force_coeffs("FE_H", target, z, eps_fe, hz_grid, f_grid)])
+    t = valley_vertical_force(c.drop(columns="fv"), z, exclude=["FE_H"]).set_index("name")
+    assert list(t.index) == ["O_FE", "FE_H", "all", "excluding"]
+    np.testing.assert_allclose(t.loc[["O_FE", "FE_H"], "sigma_kz"], target, rtol=1e-10)
+    assert (t.loc[["O_FE", "FE_H"], "spread"] < 1e-10).all() and (t["n_hz"] == 3).all()
+    # error: scatter over trials of each trial's K_z averaged over h_z
+    fv = c[c.element == "O_FE"].groupby("hz")["fv"].first()
+    per_trial = [np.mean([MassModel(f + e, hz).vertical_force_sigma(z) for hz, f in fv.items()]) for e in eps_o]
+    assert t.loc["O_FE", "sigma_kz_err"] == pytest.approx(np.std(per_trial, ddof=1), rel=1e-8)
+    assert t.loc["FE_H", "sigma_kz_err"] > 4 * t.loc["O_FE", "sigma_kz_err"]
+    # joint: inverse-variance weights; 'excluding' without FE_H is O_FE alone, error included
+    assert t.loc["all", "sigma_kz"] == pytest.approx(target, rel=1e-10)
+    for col in ("sigma_kz", "sigma_kz_err", "n_trials"):
+        assert t.loc["excluding", col] == pytest.approx(t.loc["O_FE", col], rel=1e-12)
+
+
+def test_vertical_force_joint_weights_by_inverse_variance():
+    """Two elements on different constant-force valleys: the joint value is their weighted mean."""
+    z, hz_grid, f_grid = 0.35, [0.25, 0.35], np.round(np.arange(0.4, 1.81, 0.1), 2)
+    c = pd.concat([_constant_force_coeffs("O_FE", 48.0, z, [-0.02, 0.02, 0.0], hz_grid, f_grid),
+                   _constant_force_coeffs("MG_FE", 56.0, z, [-0.06, 0.06, 0.0], hz_grid, f_grid)])
+    t = valley_vertical_force(c.drop(columns="fv"), z).set_index("name")
+    e = t.loc[["O_FE", "MG_FE"], "sigma_kz_err"].to_numpy()
+    w = (1 / e**2) / np.sum(1 / e**2)
+    assert t.loc["all", "sigma_kz"] == pytest.approx(w @ np.array([48.0, 56.0]), rel=1e-10)
+    assert 48.0 < t.loc["all", "sigma_kz"] < 52.0 and "excluding" not in t.index

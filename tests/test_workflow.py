@@ -64,6 +64,11 @@ def test_every_output_exists_and_is_well_formed(run1):
     assert sorted(lines["element"]) == ["FE_H", "MG_FE", "O_FE"]
     assert set(rec["valleys"]) == {"FE_H", "O_FE", "MG_FE"}
     assert "The a2 = 0 valleys at the true h_z" in (r / "recovery.md").read_text()
+    # the vertical force along the valleys (valleys.force_z from the schema default)
+    force = pd.read_csv(r / "constraints/vertical_force.csv")
+    assert list(force["name"]) == ["FE_H", "O_FE", "MG_FE", "all", "excluding"]
+    assert (force["z_kpc"] == 0.35).all() and set(rec["vertical_force"]["rows"]) == set(force["name"])
+    assert "vertical force at |z| = 0.35 kpc" in (r / "recovery.md").read_text()
     vlog = (r / "logs/grid/valleys.log").read_text()
     assert f"zsun={joint.loc[0, 'zsun']:.6g}" in vlog, vlog[-2000:]
     # every job wrote its log

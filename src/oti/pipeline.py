@@ -185,14 +185,18 @@ def valleys(
     order: int = 10,
     zsun: float = K.ZSUN_PC,
     vzsun: float = K.VSUN_KMS[2],
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    force_z: float = 0.35,
+    exclude=(),
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The a2 = 0 valleys of eq. 8 in (f, h_z) at (zsun [pc], vzsun [km/s]) (see :mod:`oti.valleys`).
 
     Returns (coefficients per element, model and trial; the crossing in f per
     element and h_z; the straight line through each element's crossings at
-    the fiducial h_z).
+    the fiducial h_z; the vertical force K_z(R0, ``force_z`` [kpc]) / (2 pi G)
+    along each valley, per element and joint, ``exclude`` left out of the
+    'excluding' row).
     """
-    from .valleys import valley_coefficients, valley_curves, valley_lines
+    from .valleys import valley_coefficients, valley_curves, valley_lines, valley_vertical_force
 
     for el in elements:
         element_index(el)
@@ -202,7 +206,7 @@ def valleys(
                                  weighting=weighting, backend=backend, order=order,
                                  zsun=zsun, vzsun=vzsun)
     curves = valley_curves(coeffs)
-    return coeffs, curves, valley_lines(coeffs)
+    return coeffs, curves, valley_lines(coeffs), valley_vertical_force(coeffs, force_z, exclude)
 
 
 # ----------------------------------------------------------------- optimise
@@ -325,12 +329,15 @@ def table1(joint: pd.DataFrame, exclude: list[str]) -> dict[str, object]:
 
 
 def recovery(joint: pd.DataFrame, per_element: pd.DataFrame, truth: dict, n_sigma: float = 3.0,
-             valleys: pd.DataFrame | None = None) -> dict:
+             valleys: pd.DataFrame | None = None, vertical_force: pd.DataFrame | None = None) -> dict:
     """Compare the fit with the mock's injected truth: (fit - truth) / sigma per parameter.
 
     ``valleys``: optional :func:`oti.valleys.valley_lines` table with
     ``hz_ref`` = the true h_z; each element's f on its a2 = 0 valley there is
-    compared with the true f (reported, not part of the verdict).
+    compared with the true f. ``vertical_force``: optional
+    :func:`oti.valleys.valley_vertical_force` table, compared with the truth
+    model's K_z / (2 pi G) at the same height. Both are reported, not part of
+    the verdict.
     """
     out = {"n_sigma": n_sigma, "truth": {p: truth[p] for p in K.PARAM_NAMES}, "joint": {}, "per_element": {}}
     if valleys is not None:
@@ -339,6 +346,15 @@ def recovery(joint: pd.DataFrame, per_element: pd.DataFrame, truth: dict, n_sigm
                            "pull": (r["f_ref"] - truth["mdisk_f"]) / r["f_ref_err"],
                            "df_dhz": r["df_dhz"], "df_dhz_err": r["df_dhz_err"]}
             for _, r in valleys.iterrows()
+        }
+    if vertical_force is not None and len(vertical_force):
+        z = float(vertical_force["z_kpc"].iloc[0])
+        true_kz = float(MassModel(truth["mdisk_f"], truth["hz"]).vertical_force_sigma(z))
+        out["vertical_force"] = {
+            "z_kpc": z, "truth": true_kz,
+            "rows": {r["name"]: {"fit": r["sigma_kz"], "sigma": r["sigma_kz_err"],
+                                 "pull": (r["sigma_kz"] - true_kz) / r["sigma_kz_err"], "spread": r["spread"]}
+                     for _, r in vertical_force.iterrows()},
         }
     passed = True
     for _, r in joint.iterrows():
@@ -396,6 +412,18 @@ def recovery_markdown(rec: dict) -> str:
         for el, v in rec["valleys"].items():
             lines.append(f"| {el} | {v['f']:.4g} | {v['sigma']:.3g} | {v['pull']:+.2f} | "
                          f"{v['df_dhz']:.3g} +- {v['df_dhz_err']:.2g} |")
+    if rec.get("vertical_force"):
+        vf = rec["vertical_force"]
+        lines += ["", f"## The vertical force at |z| = {vf['z_kpc']:.3g} kpc (not part of the verdict)", "",
+                  f"K_z(R0, z) / (2 pi G) [Msun/pc^2] along each element's a2 = 0 valley, where it is "
+                  f"nearly constant (spread: (max - min) / mean over the valley's h_z values); "
+                  f"truth {vf['truth']:.4g}. 'all' and 'excluding' combine the elements with "
+                  f"inverse-variance weights, errors from the per-trial scatter "
+                  f"(constraints/vertical_force.csv).", "",
+                  "| element | K_z / (2 pi G) | sigma | (fit - truth)/sigma | spread along the valley |",
+                  "|---|---|---|---|---|"]
+        for el, v in vf["rows"].items():
+            lines.append(f"| {el} | {v['fit']:.4g} | {v['sigma']:.3g} | {v['pull']:+.2f} | {v['spread']:.2g} |")
     verdict = "PASS" if rec["pass"] else "FAIL"
     if rec["pass"]:
         verdict_line = "every parameter of the joint (all elements) constraint is within"

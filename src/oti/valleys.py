@@ -13,7 +13,9 @@ coefficient of every element and bootstrap resample; for each h_z, the
 a2 = 0 crossing in f (:func:`oti.constraints.a2_crossing`); and per element
 the straight line f = f_ref + df_dhz (h_z - hz_ref) through those
 crossings. A line with a finite, well-measured slope is a degeneracy: the
-data fix f only once h_z is known.
+data fix f only once h_z is known. What the valleys do fix is the vertical
+force K_z(R0, |z| ~ 0.35 kpc), nearly constant along each of them
+(:func:`valley_vertical_force`).
 
 Units: f dimensionless, h_z kpc, a2 dex.
 """
@@ -135,6 +137,17 @@ def _a2_table(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return piv.columns.to_numpy(float), piv.to_numpy()
 
 
+def _crossings(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One element's a2 = 0 crossings in f: (h_z (H,), mean-curve f (H,), per-trial f (trials, H)); NaN where none."""
+    hzs, mean_f, per_trial = [], [], []
+    for hz, gh in g.groupby("hz", sort=True):
+        fg, a2 = _a2_table(gh)
+        hzs.append(float(hz))
+        mean_f.append(_zero_crossing(fg, a2.mean(axis=0)))
+        per_trial.append([_zero_crossing(fg, row) for row in a2])
+    return np.array(hzs), np.array(mean_f), np.array(per_trial).T
+
+
 def _line(hz: np.ndarray, f: np.ndarray, hz_ref: float) -> tuple[float, float]:
     """Least-squares line f = f_ref + df_dhz (h_z - hz_ref) through the finite points."""
     use = np.isfinite(f)
@@ -159,14 +172,7 @@ def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame
     """
     out = []
     for el, g in coeffs.groupby("element", sort=False):  # in the order of the elements given
-        hzs, mean_f, per_trial = [], [], []
-        for hz, gh in g.groupby("hz", sort=True):
-            fg, a2 = _a2_table(gh)
-            hzs.append(float(hz))
-            mean_f.append(_zero_crossing(fg, a2.mean(axis=0)))
-            per_trial.append([_zero_crossing(fg, row) for row in a2])
-        hzs, mean_f = np.array(hzs), np.array(mean_f)
-        per_trial = np.array(per_trial).T  # (trials, hz)
+        hzs, mean_f, per_trial = _crossings(g)
         f_ref, slope = _line(hzs, mean_f, hz_ref)
         lines = np.array([_line(hzs, row, hz_ref) for row in per_trial])
         lines = lines[np.all(np.isfinite(lines), axis=1)]
@@ -175,3 +181,69 @@ def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame
                     "df_dhz": slope, "df_dhz_err": float(err[1]),
                     "n_hz": int(np.isfinite(mean_f).sum()), "n_trials_line": len(lines)})
     return pd.DataFrame(out)
+
+
+def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.DataFrame:
+    """The vertical force K_z(R0, z_kpc) / (2 pi G) [Msun/pc^2] along each element's valley.
+
+    Along an a2 = 0 valley f and h_z trade off so that the vertical pull at
+    |z| ~ 0.3-0.4 kpc stays nearly fixed: that is what eq. 8 measures.
+    Per element: K_z / (2 pi G) of the model at each h_z's crossing of the
+    bootstrap-mean curve, averaged over the h_z values that cross
+    (``sigma_kz``); ``spread`` = (max - min) / mean of those values, i.e. how
+    far K_z varies along the valley; the error is the scatter of the same
+    average taken over each trial's own crossings. Joint rows ``all`` and
+    (when ``exclude`` names some elements) ``excluding``: inverse-variance
+    means over the elements, with errors from the scatter of the per-trial
+    weighted means (trial t resamples the same stars for every element, so
+    this includes their correlation). Columns: name, z_kpc, sigma_kz,
+    sigma_kz_err, spread, n_hz, n_trials. NaN where no h_z crosses.
+    """
+    cache: dict[tuple[float, float], float] = {}
+
+    def force(f: float, hz: float) -> float:
+        if not np.isfinite(f):
+            return np.nan
+        key = (float(f), float(hz))
+        if key not in cache:
+            cache[key] = float(MassModel(*key).vertical_force_sigma(z_kpc))
+        return cache[key]
+
+    rows, trials = [], {}
+    for el, g in coeffs.groupby("element", sort=False):
+        hzs, mean_f, per_trial = _crossings(g)
+        k_mean = np.array([force(f, hz) for f, hz in zip(mean_f, hzs)])
+        k_trial = np.array([[force(f, hz) for f, hz in zip(row, hzs)] for row in per_trial])
+        crossed = np.isfinite(k_trial).any(axis=1)
+        with np.errstate(invalid="ignore"):
+            t = np.full(len(k_trial), np.nan)
+            t[crossed] = np.nanmean(k_trial[crossed], axis=1)
+        trials[el] = t
+        fin = np.isfinite(k_mean)
+        value = float(k_mean[fin].mean()) if fin.any() else np.nan
+        good = np.isfinite(t)
+        rows.append({"name": el, "z_kpc": float(z_kpc), "sigma_kz": value,
+                     "sigma_kz_err": float(t[good].std(ddof=1)) if good.sum() > 1 else np.nan,
+                     "spread": float(np.ptp(k_mean[fin]) / value) if fin.any() else np.nan,
+                     "n_hz": int(fin.sum()), "n_trials": int(good.sum())})
+    table = pd.DataFrame(rows)
+    exclude = set(exclude)
+    groups = {"all": list(trials)}
+    if exclude & set(trials):
+        groups["excluding"] = [el for el in trials if el not in exclude]
+    for name, els in groups.items():
+        sub = table.set_index("name").loc[els]
+        sub = sub[np.isfinite(sub.sigma_kz) & np.isfinite(sub.sigma_kz_err) & (sub.sigma_kz_err > 0)]
+        if sub.empty:
+            rows.append({"name": name, "z_kpc": float(z_kpc), "sigma_kz": np.nan, "sigma_kz_err": np.nan,
+                         "spread": np.nan, "n_hz": 0, "n_trials": 0})
+            continue
+        w = 1.0 / sub.sigma_kz_err.to_numpy() ** 2
+        w /= w.sum()
+        per_t = np.array([trials[el] for el in sub.index]).T  # (trials, elements)
+        per_t = per_t[np.all(np.isfinite(per_t), axis=1)] @ w
+        rows.append({"name": name, "z_kpc": float(z_kpc), "sigma_kz": float(w @ sub.sigma_kz.to_numpy()),
+                     "sigma_kz_err": float(per_t.std(ddof=1)) if per_t.size > 1 else np.nan,
+                     "spread": float(w @ sub.spread.to_numpy()), "n_hz": int(sub.n_hz.min()),
+                     "n_trials": int(per_t.size)})
+    return pd.DataFrame(rows)

@@ -129,6 +129,7 @@ def all_targets():
     if DATASET == "mock":
         t += [f"{RES}/figures/recovery.pdf", f"{RES}/figures/recovery.png"]
     t += [f"{RES}/constraints/valleys.csv", f"{RES}/constraints/valley_lines.csv",
+          f"{RES}/constraints/vertical_force.csv",
           f"{RES}/figures/valleys.pdf", f"{RES}/figures/valleys.png"]
     t += [f"{RES}/validation/{n}" for n in ("actions.parquet", "summary.csv", "fig_validation.pdf", "fig_validation.png")]
     return t

@@ -57,6 +57,7 @@ rule recovery:
         joint=f"{RES}/constraints/joint.csv",
         per_element=f"{RES}/constraints/per_element.csv",
         valleys=f"{RES}/grid/valleys.parquet",
+        force=f"{RES}/constraints/vertical_force.csv",
         truth="resources/mock/truth.json",
     output:
         md=report(f"{RES}/recovery.md", caption="../report/recovery.rst", category="Recovery"),
