@@ -185,3 +185,17 @@ def test_vertical_force_joint_weights_by_inverse_variance():
     w = (1 / e**2) / np.sum(1 / e**2)
     assert t.loc["all", "sigma_kz"] == pytest.approx(w @ np.array([48.0, 56.0]), rel=1e-10)
     assert 48.0 < t.loc["all", "sigma_kz"] < 52.0 and "excluding" not in t.index
+
+
+def test_vertical_force_keeps_trials_whose_curve_leaves_the_grid():
+    """A far trial (its own crossing below the grid) still counts, at its linearised crossing."""
+    z, hz_grid, f_grid = 0.35, [0.25, 0.35], np.round(np.arange(0.4, 1.81, 0.1), 2)
+    eps = np.array([-0.04, 0.0, 0.04, -0.9])  # the last trial's own curve crosses at f_v - 0.9 < 0.4
+    c = _constant_force_coeffs("O_FE", 50.0, z, eps, hz_grid, f_grid)
+    fv = c.groupby("hz")["fv"].first()
+    assert (fv - 0.9 < f_grid[0]).all() and (fv + eps.mean() > f_grid[0]).all()
+    t = valley_vertical_force(c.drop(columns="fv"), z).set_index("name")
+    assert t.loc["O_FE", "n_trials"] == 4
+    # a2 is linear in f, so the linearised crossings are the trials' own: f_v + eps_t
+    per_trial = [np.mean([MassModel(f + e, hz).vertical_force_sigma(z) for hz, f in fv.items()]) for e in eps]
+    assert t.loc["O_FE", "sigma_kz_err"] == pytest.approx(np.std(per_trial, ddof=1), rel=1e-8)

@@ -148,6 +148,31 @@ def _crossings(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(hzs), np.array(mean_f), np.array(per_trial).T
 
 
+def _linearised_crossings(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`_crossings`, but each trial's crossing is linearised about the mean curve's.
+
+    f_t = f0 - a2_t(f0) / (d mean a2 / df at f0): defined for every trial
+    whenever the mean curve crosses, so trials whose own curve does not cross
+    inside the grid (the far ones) are not silently dropped, which would
+    shrink the scatter.
+    """
+    hzs, mean_f, per_trial = [], [], []
+    for hz, gh in g.groupby("hz", sort=True):
+        fg, a2 = _a2_table(gh)
+        mean = a2.mean(axis=0)
+        f0 = _zero_crossing(fg, mean)
+        hzs.append(float(hz))
+        mean_f.append(f0)
+        if not np.isfinite(f0):
+            per_trial.append(np.full(len(a2), np.nan))
+            continue
+        i = min(int(np.searchsorted(fg, f0, side="right")) - 1, fg.size - 2)
+        slope = (mean[i + 1] - mean[i]) / (fg[i + 1] - fg[i])
+        at_f0 = np.array([np.interp(f0, fg, row) for row in a2])
+        per_trial.append(f0 - at_f0 / slope)
+    return np.array(hzs), np.array(mean_f), np.array(per_trial).T
+
+
 def _line(hz: np.ndarray, f: np.ndarray, hz_ref: float) -> tuple[float, float]:
     """Least-squares line f = f_ref + df_dhz (h_z - hz_ref) through the finite points."""
     use = np.isfinite(f)
@@ -192,7 +217,8 @@ def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.
     bootstrap-mean curve, averaged over the h_z values that cross
     (``sigma_kz``); ``spread`` = (max - min) / mean of those values, i.e. how
     far K_z varies along the valley; the error is the scatter of the same
-    average taken over each trial's own crossings. Joint rows ``all`` and
+    average over the trials, each trial's crossing linearised about the mean
+    curve's (so trials whose own curve leaves the grid still count). Joint rows ``all`` and
     (when ``exclude`` names some elements) ``excluding``: inverse-variance
     means over the elements, with errors from the scatter of the per-trial
     weighted means (trial t resamples the same stars for every element, so
@@ -209,11 +235,21 @@ def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.
             cache[key] = float(MassModel(*key).vertical_force_sigma(z_kpc))
         return cache[key]
 
+    def force_line(f: np.ndarray, hz: float, f0: float) -> np.ndarray:
+        # K_z is exactly linear in f at fixed h_z (every component's pull is
+        # linear in its mass, and the halo mass that keeps v_circ(R0) is
+        # linear in f), so trials beyond the models with a halo extrapolate
+        if not np.isfinite(f0):
+            return np.full(np.shape(f), np.nan)
+        k0, k1 = force(f0, hz), force(f0 - 0.1, hz)
+        return k0 + (k0 - k1) / 0.1 * (np.asarray(f) - f0)
+
     rows, trials = [], {}
     for el, g in coeffs.groupby("element", sort=False):
-        hzs, mean_f, per_trial = _crossings(g)
+        hzs, mean_f, per_trial = _linearised_crossings(g)
         k_mean = np.array([force(f, hz) for f, hz in zip(mean_f, hzs)])
-        k_trial = np.array([[force(f, hz) for f, hz in zip(row, hzs)] for row in per_trial])
+        k_trial = np.array([force_line(per_trial[:, j], hz, f0)
+                            for j, (hz, f0) in enumerate(zip(hzs, mean_f))]).T.reshape(per_trial.shape)
         crossed = np.isfinite(k_trial).any(axis=1)
         with np.errstate(invalid="ignore"):
             t = np.full(len(k_trial), np.nan)
