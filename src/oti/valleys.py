@@ -137,24 +137,14 @@ def _a2_table(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return piv.columns.to_numpy(float), piv.to_numpy()
 
 
-def _crossings(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One element's a2 = 0 crossings in f: (h_z (H,), mean-curve f (H,), per-trial f (trials, H)); NaN where none."""
-    hzs, mean_f, per_trial = [], [], []
-    for hz, gh in g.groupby("hz", sort=True):
-        fg, a2 = _a2_table(gh)
-        hzs.append(float(hz))
-        mean_f.append(_zero_crossing(fg, a2.mean(axis=0)))
-        per_trial.append([_zero_crossing(fg, row) for row in a2])
-    return np.array(hzs), np.array(mean_f), np.array(per_trial).T
+def _crossings(g: pd.DataFrame, linearised: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One element's a2 = 0 crossings in f: (h_z (H,), mean-curve f (H,), per-trial f (trials, H)); NaN where none.
 
-
-def _linearised_crossings(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Like :func:`_crossings`, but each trial's crossing is linearised about the mean curve's.
-
-    f_t = f0 - a2_t(f0) / (d mean a2 / df at f0): defined for every trial
-    whenever the mean curve crosses, so trials whose own curve does not cross
-    inside the grid (the far ones) are not silently dropped, which would
-    shrink the scatter.
+    Per trial, its own curve's crossing; or, with ``linearised``, the crossing
+    linearised about the mean curve's, f_t = f0 - a2_t(f0) / (d mean a2 / df
+    at f0): defined for every trial whenever the mean curve crosses, so
+    trials whose own curve leaves the grid (the far ones) are not silently
+    dropped, which would shrink the scatter.
     """
     hzs, mean_f, per_trial = [], [], []
     for hz, gh in g.groupby("hz", sort=True):
@@ -163,13 +153,14 @@ def _linearised_crossings(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.n
         f0 = _zero_crossing(fg, mean)
         hzs.append(float(hz))
         mean_f.append(f0)
-        if not np.isfinite(f0):
+        if not linearised:
+            per_trial.append([_zero_crossing(fg, row) for row in a2])
+        elif not np.isfinite(f0):
             per_trial.append(np.full(len(a2), np.nan))
-            continue
-        i = min(int(np.searchsorted(fg, f0, side="right")) - 1, fg.size - 2)
-        slope = (mean[i + 1] - mean[i]) / (fg[i + 1] - fg[i])
-        at_f0 = np.array([np.interp(f0, fg, row) for row in a2])
-        per_trial.append(f0 - at_f0 / slope)
+        else:
+            i = min(int(np.searchsorted(fg, f0, side="right")) - 1, fg.size - 2)
+            slope = (mean[i + 1] - mean[i]) / (fg[i + 1] - fg[i])
+            per_trial.append(f0 - np.array([np.interp(f0, fg, row) for row in a2]) / slope)
     return np.array(hzs), np.array(mean_f), np.array(per_trial).T
 
 
@@ -246,14 +237,13 @@ def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.
 
     rows, trials = [], {}
     for el, g in coeffs.groupby("element", sort=False):
-        hzs, mean_f, per_trial = _linearised_crossings(g)
+        hzs, mean_f, per_trial = _crossings(g, linearised=True)
         k_mean = np.array([force(f, hz) for f, hz in zip(mean_f, hzs)])
         k_trial = np.array([force_line(per_trial[:, j], hz, f0)
                             for j, (hz, f0) in enumerate(zip(hzs, mean_f))]).T.reshape(per_trial.shape)
         crossed = np.isfinite(k_trial).any(axis=1)
-        with np.errstate(invalid="ignore"):
-            t = np.full(len(k_trial), np.nan)
-            t[crossed] = np.nanmean(k_trial[crossed], axis=1)
+        t = np.full(len(k_trial), np.nan)
+        t[crossed] = np.nanmean(k_trial[crossed], axis=1)
         trials[el] = t
         fin = np.isfinite(k_mean)
         value = float(k_mean[fin].mean()) if fin.any() else np.nan
