@@ -53,6 +53,19 @@ def test_lines_recover_a_known_valley_exactly():
     assert l2["f_ref"] == pytest.approx(1.1 + 1.7 * 0.12 + eps.mean(), abs=1e-12)
 
 
+def test_line_errors_keep_trials_whose_curve_leaves_the_grid():
+    """A far trial (its own crossing below the grid at every h_z) still counts in f_ref_err."""
+    eps = np.array([-0.03, 0.01, 0.05, -0.9])
+    f_grid = np.round(np.arange(0.4, 1.81, 0.1), 2)
+    c = _linear_coeffs(1.1, 1.7, eps, f_grid, [0.2, 0.28, 0.35])
+    assert (valley_curves(c)["n_trials_crossing"] == 3).all()  # its own curve never crosses
+    line = valley_lines(c).iloc[0]
+    # a2 is linear in f, so the linearised crossings are the trials' own, f_ref + eps_t
+    assert line["n_trials_line"] == 4
+    assert line["f_ref_err"] == pytest.approx(np.std(eps, ddof=1), rel=1e-10)
+    assert line["f_ref"] == pytest.approx(1.1 + eps.mean(), abs=1e-12)
+
+
 def test_missing_models_and_valleys_outside_the_grid():
     f_grid = np.round(np.arange(0.4, 1.81, 0.1), 2)
     # a model missing at one h_z (no halo) is left out of that row's interpolation only

@@ -178,17 +178,19 @@ def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame
 
     ``coeffs`` as returned by :func:`valley_coefficients`. The line goes
     through the crossings of the bootstrap-mean a2 curves (one per h_z); its
-    errors are the scatter of the same line fitted to each trial's own
-    crossings (the crossings at neighbouring h_z move together from trial to
+    errors are the scatter of the same line fitted to each trial's
+    crossings, linearised about the mean curve's so that a trial whose own
+    curve leaves the grid still counts (dropping the far trials would shrink
+    the error); the crossings at neighbouring h_z move together from trial to
     trial, so weighting the points by their separate errors would misstate
-    the slope's error). Columns: element, hz_ref [kpc], f_ref, f_ref_err (f on
+    the slope's error. Columns: element, hz_ref [kpc], f_ref, f_ref_err (f on
     the valley at hz_ref), df_dhz, df_dhz_err [1/kpc], n_hz (h_z values with
     a crossing), n_trials_line (trials with a line). NaN where fewer than two
     h_z values cross.
     """
     out = []
     for el, g in coeffs.groupby("element", sort=False):  # in the order of the elements given
-        hzs, mean_f, per_trial = _crossings(g)
+        hzs, mean_f, per_trial = _crossings(g, linearised=True)
         f_ref, slope = _line(hzs, mean_f, hz_ref)
         lines = np.array([_line(hzs, row, hz_ref) for row in per_trial])
         lines = lines[np.all(np.isfinite(lines), axis=1)]
