@@ -72,8 +72,36 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o)}")
 
 
+def _finite_or_null(o):
+    """``o`` with every non-finite float (NaN, +-inf) replaced by None, recursively."""
+    if isinstance(o, dict):
+        return {k: _finite_or_null(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite_or_null(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _finite_or_null(o.tolist())
+    if isinstance(o, (float, np.floating)) and not np.isfinite(o):
+        return None
+    return o
+
+
+def _null_to_nan(o):
+    if isinstance(o, dict):
+        return {k: _null_to_nan(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_null_to_nan(v) for v in o]
+    return np.nan if o is None else o
+
+
+def read_json(path: str | Path):
+    """JSON written by :func:`write_json`, with null read back as NaN (numbers that were not finite)."""
+    return _null_to_nan(json.loads(Path(path).read_text()))
+
+
 def write_json(obj, path: str | Path) -> None:
-    write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", path)
+    """Strict JSON (RFC 8259: NaN and infinities written as null), atomically."""
+    text = json.dumps(_finite_or_null(obj), indent=2, default=_json_default, allow_nan=False)
+    write_text(text + "\n", path)
 
 
 def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO) -> logging.Logger:

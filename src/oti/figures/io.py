@@ -44,16 +44,24 @@ def draw(name: str, inp, params):
         fn = constraints.fig7 if name == "fig7" else constraints.fig8
         return fn(pd.read_csv(inp["per_element"]), pd.read_csv(inp["joint"]), list(params["exclude"]))
     if name == "recovery":
-        with open(inp["recovery"]) as fh:
-            return constraints.recovery(json.load(fh))
+        from ..io import read_json
+
+        return constraints.recovery(read_json(inp["recovery"]))
     if name == "valleys":
         from .valleys import fig_valleys
 
-        truth = None
+        truth = force = truth_force = None
+        if inp.get("force"):
+            force = pd.read_csv(inp["force"])
         if inp.get("truth"):
             from ..pipeline import read_truth
 
             truth = read_truth(inp["truth"])
+            if force is not None and len(force):
+                from ..potential import MassModel
+
+                truth_force = float(MassModel(truth["mdisk_f"], truth["hz"]).vertical_force_sigma(
+                    float(force["z_kpc"].iloc[0])))
         return fig_valleys(pd.read_csv(inp["curves"]), pd.read_csv(inp["lines"]),
-                           pd.read_csv(inp["joint"]), list(params["elements"]), truth)
+                           pd.read_csv(inp["joint"]), list(params["elements"]), truth, force, truth_force)
     raise ValueError(f"unknown figure {name!r}")
