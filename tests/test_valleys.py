@@ -149,6 +149,7 @@ def test_recovery_reports_f_on_each_valley_at_the_true_hz():
     assert rec["pass"]  # the valleys are reported, not part of the verdict
     md = recovery_markdown(rec)
     assert "true h_z = 0.27 kpc" in md and "| O_FE | 1 | 0.1 | -2.00 | 1.5 +- 0.2 |" in md
+    assert "Caveat: eq. 8 fixes one combination of f and h_z" in md and "(1, 0.28 kpc)" in md
     assert "vertical force at |z| = 0.35 kpc" in md and "| all |" in md and "| +3.00 | 0.04 |" in md
 
 
@@ -177,6 +178,10 @@ def test_vertical_force_is_exact_on_a_constant_force_valley():
     assert list(t.index) == ["O_FE", "FE_H", "all", "excluding"]
     np.testing.assert_allclose(t.loc[["O_FE", "FE_H"], "sigma_kz"], target, rtol=1e-10)
     assert (t.loc[["O_FE", "FE_H"], "spread"] < 1e-10).all() and (t["n_hz"] == 3).all()
+    # the crossing table carries the same force at each h_z
+    cur = valley_curves(c.drop(columns="fv"), force_z=z)
+    np.testing.assert_allclose(cur["sigma_kz"], target, rtol=1e-10)
+    assert "sigma_kz" not in valley_curves(c.drop(columns="fv"))
     # error: scatter over trials of each trial's K_z averaged over h_z
     fv = c[c.element == "O_FE"].groupby("hz")["fv"].first()
     per_trial = [np.mean([MassModel(f + e, hz).vertical_force_sigma(z) for hz, f in fv.items()]) for e in eps_o]

@@ -191,7 +191,7 @@ def valleys(
     """The a2 = 0 valleys of eq. 8 in (f, h_z) at (zsun [pc], vzsun [km/s]) (see :mod:`oti.valleys`).
 
     Returns (coefficients per element, model and trial; the crossing in f per
-    element and h_z; the straight line through each element's crossings at
+    element and h_z, with the vertical force there; the straight line through each element's crossings at
     the fiducial h_z; the vertical force K_z(R0, ``force_z`` [kpc]) / (2 pi G)
     along each valley, per element and joint, ``exclude`` left out of the
     'excluding' row).
@@ -205,7 +205,7 @@ def valleys(
     coeffs = valley_coefficients(sky_frame(parent), ab, f_values, hz_values, seed, n_bootstrap, k,
                                  weighting=weighting, backend=backend, order=order,
                                  zsun=zsun, vzsun=vzsun)
-    curves = valley_curves(coeffs)
+    curves = valley_curves(coeffs, force_z)
     return coeffs, curves, valley_lines(coeffs), valley_vertical_force(coeffs, force_z, exclude)
 
 
@@ -433,6 +433,12 @@ def recovery_markdown(rec: dict) -> str:
         outside = [p for p in K.PARAM_NAMES if not rec.get("joint", {}).get("all", {}).get(p, {}).get("pass", True)]
         tail = f" (outside: {', '.join(outside)})" if outside else ""
     lines += ["", f"**{verdict}**: {verdict_line} {rec['n_sigma']:g} sigma of the truth{tail}.", ""]
+    if rec.get("valleys"):
+        lines += [f"Caveat: eq. 8 fixes one combination of f and h_z per element (the valleys above), "
+                  f"and the Nelder-Mead trials stop on the valleys near their start x0 = "
+                  f"(f, h_z) = ({K.X0[0]:g}, {K.X0[1]:g} kpc). The verdict on f and h_z therefore says "
+                  f"whether the truth lies on the valleys near x0, not that f and h_z are measured "
+                  f"separately (config/README.md, 'The degeneracy of eq. 8').", ""]
     return "\n".join(lines)
 
 

@@ -118,17 +118,51 @@ def valley_coefficients(
     return pd.DataFrame(rows)
 
 
-def valley_curves(coeffs: pd.DataFrame) -> pd.DataFrame:
+def valley_curves(coeffs: pd.DataFrame, force_z: float | None = None) -> pd.DataFrame:
     """The a2 = 0 crossing in f, and its bootstrap error, per element and h_z.
 
     ``coeffs`` as returned by :func:`valley_coefficients`. Grid values of f
     missing at some h_z (no halo) are left out of that row's interpolation.
-    Columns: element, hz, f, f_err, f_err_trials, n_trials, n_trials_crossing.
+    Columns: element, hz, f, f_err, f_err_trials, n_trials, n_trials_crossing;
+    with ``force_z`` [kpc] also sigma_kz, K_z(R0, force_z) / (2 pi G)
+    [Msun/pc^2] of the model (f, h_z) at the crossing (NaN where none).
     """
     rows = []
     for (el, hz), g in coeffs.groupby(["element", "hz"], sort=True):
         rows.append({"element": el, "hz": float(hz), **a2_crossing(*_a2_table(g))})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if force_z is not None:
+        force = _ForceAt(force_z)
+        out["sigma_kz"] = [force(f, hz) for f, hz in zip(out["f"], out["hz"])]
+    return out
+
+
+class _ForceAt:
+    """K_z(R0, z_kpc) / (2 pi G) [Msun/pc^2] of the model (f, h_z), cached; NaN for NaN f.
+
+    ``line(f, hz, f0)``: the same at any f, from the models at f0 and f0 - 0.1.
+    K_z is exactly linear in f at fixed h_z (every component's pull is linear
+    in its mass, and the halo mass that keeps v_circ(R0) is linear in f), so
+    this extrapolates past the models that have a halo.
+    """
+
+    def __init__(self, z_kpc: float):
+        self.z_kpc = float(z_kpc)
+        self._cache: dict[tuple[float, float], float] = {}
+
+    def __call__(self, f: float, hz: float) -> float:
+        if not np.isfinite(f):
+            return np.nan
+        key = (float(f), float(hz))
+        if key not in self._cache:
+            self._cache[key] = float(MassModel(*key).vertical_force_sigma(self.z_kpc))
+        return self._cache[key]
+
+    def line(self, f: np.ndarray, hz: float, f0: float) -> np.ndarray:
+        if not np.isfinite(f0):
+            return np.full(np.shape(f), np.nan)
+        k0, k1 = self(f0, hz), self(f0 - 0.1, hz)
+        return k0 + (k0 - k1) / 0.1 * (np.asarray(f) - f0)
 
 
 def _a2_table(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -218,30 +252,12 @@ def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.
     this includes their correlation). Columns: name, z_kpc, sigma_kz,
     sigma_kz_err, spread, n_hz, n_trials. NaN where no h_z crosses.
     """
-    cache: dict[tuple[float, float], float] = {}
-
-    def force(f: float, hz: float) -> float:
-        if not np.isfinite(f):
-            return np.nan
-        key = (float(f), float(hz))
-        if key not in cache:
-            cache[key] = float(MassModel(*key).vertical_force_sigma(z_kpc))
-        return cache[key]
-
-    def force_line(f: np.ndarray, hz: float, f0: float) -> np.ndarray:
-        # K_z is exactly linear in f at fixed h_z (every component's pull is
-        # linear in its mass, and the halo mass that keeps v_circ(R0) is
-        # linear in f), so trials beyond the models with a halo extrapolate
-        if not np.isfinite(f0):
-            return np.full(np.shape(f), np.nan)
-        k0, k1 = force(f0, hz), force(f0 - 0.1, hz)
-        return k0 + (k0 - k1) / 0.1 * (np.asarray(f) - f0)
-
+    force = _ForceAt(z_kpc)
     rows, trials = [], {}
     for el, g in coeffs.groupby("element", sort=False):
         hzs, mean_f, per_trial = _crossings(g, linearised=True)
         k_mean = np.array([force(f, hz) for f, hz in zip(mean_f, hzs)])
-        k_trial = np.array([force_line(per_trial[:, j], hz, f0)
+        k_trial = np.array([force.line(per_trial[:, j], hz, f0)
                             for j, (hz, f0) in enumerate(zip(hzs, mean_f))]).T.reshape(per_trial.shape)
         crossed = np.isfinite(k_trial).any(axis=1)
         t = np.full(len(k_trial), np.nan)

@@ -137,7 +137,7 @@ def all_targets():
 
 def valley_figure_inputs(wildcards=None):
     d = {"curves": f"{RES}/constraints/valleys.csv", "lines": f"{RES}/constraints/valley_lines.csv",
-         "joint": f"{RES}/constraints/joint.csv"}
+         "joint": f"{RES}/constraints/joint.csv", "force": f"{RES}/constraints/vertical_force.csv"}
     if DATASET == "mock":
         d["truth"] = "resources/mock/truth.json"
     return d

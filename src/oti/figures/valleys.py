@@ -1,10 +1,13 @@
 """The valleys figure: each element's a2 = 0 curve in the (f, h_z) plane.
 
-Not in the paper. It shows where eq. 8 vanishes for each element (the
+Not in the paper. Left: where eq. 8 vanishes for each element (the
 crossings of :mod:`oti.valleys` with their bootstrap errors, and the straight
 line through them), the joint Nelder-Mead constraint, the optimiser's start
 x0 and, for the mock, the injected truth. Parallel lines mean the data fix
-one combination of disk mass and scale height, not both.
+one combination of disk mass and scale height, not both. Right: what that
+combination is, the vertical force K_z(R0, |z|)/(2 pi G) of the model at
+each crossing, nearly flat along every valley, with the joint value of all
+elements and, for the mock, the truth.
 """
 
 from __future__ import annotations
@@ -24,10 +27,19 @@ if TYPE_CHECKING:
 
 
 def fig_valleys(curves: pd.DataFrame, lines: pd.DataFrame, joint: pd.DataFrame,
-                elements: list[str], truth: dict | None = None) -> "Figure":
-    """a2 = 0 crossings (points, +-1 sigma in f) and lines per element; joint 1/2-sigma ellipses."""
+                elements: list[str], truth: dict | None = None, force: pd.DataFrame | None = None,
+                truth_force: float | None = None) -> "Figure":
+    """a2 = 0 crossings (points, +-1 sigma in f) and lines per element; joint 1/2-sigma ellipses.
+
+    With ``force`` (:func:`oti.valleys.valley_vertical_force`'s table) and a
+    ``sigma_kz`` column in ``curves``, a second panel shows K_z/(2 pi G)
+    [Msun/pc^2] along each valley against h_z, the joint 'all' value +-1
+    sigma and ``truth_force``.
+    """
     fig = new_figure("valleys")
-    ax = fig.add_subplot()
+    with_force = force is not None and "sigma_kz" in curves and len(force)
+    axes = fig.subplots(1, 2, width_ratios=(1.0, 0.8)) if with_force else [fig.add_subplot()]
+    ax = axes[0]
     hz_all = curves["hz"].to_numpy(float)
     hz_span = np.linspace(hz_all.min(), hz_all.max(), 2)
     handles = []
@@ -56,5 +68,40 @@ def fig_valleys(curves: pd.DataFrame, lines: pd.DataFrame, joint: pd.DataFrame,
     ax.set_xlabel(PARAM_LABELS["mdisk_f"])
     ax.set_ylabel(PARAM_LABELS["hz"])
     ax.set_title(r"where $a_2 = 0$ for each element (z$_\odot$, v$_{z,\odot}$ of the joint fit)")
+    if with_force:
+        handles += _force_panel(axes[1], curves, force, elements, truth_force)
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
     return fig
+
+
+def _force_panel(ax, curves: pd.DataFrame, force: pd.DataFrame, elements: list[str],
+                 truth_force: float | None) -> list:
+    """K_z/(2 pi G) at each element's crossings against h_z; joint band and truth. Returns legend handles."""
+    z = float(force["z_kpc"].iloc[0])
+    handles = []
+    hz = curves["hz"].to_numpy(float)
+    x_sum = hz.max() + 0.04 * np.ptp(hz) * (1 + np.arange(len(elements)))  # per-element value +-1 sigma
+    per = force.set_index("name")
+    for k, el in enumerate(elements):
+        c = curves[(curves["element"] == el) & np.isfinite(curves["sigma_kz"])]
+        col = ELEMENT_COLOURS[k % len(ELEMENT_COLOURS)]
+        ax.plot(c["hz"], c["sigma_kz"], "o-", ms=4, lw=1.2, color=col, zorder=3)
+        if el in per.index:
+            ax.errorbar(x_sum[k], per.loc[el, "sigma_kz"], yerr=per.loc[el, "sigma_kz_err"], fmt="s", ms=4,
+                        color=col, capsize=2, lw=1.2, zorder=3)
+    ax.axvline(0.5 * (hz.max() + x_sum[0]), color="0.5", lw=0.6)
+    row = force[force["name"] == "all"]
+    if len(row) and np.isfinite(row["sigma_kz"].iloc[0]):
+        v, e = float(row["sigma_kz"].iloc[0]), float(row["sigma_kz_err"].iloc[0])
+        ax.axhline(v, color="k", lw=1.6, zorder=4)
+        if np.isfinite(e):
+            ax.axhspan(v - e, v + e, color="0.6", alpha=0.4, lw=0, zorder=1)
+        handles.append(Line2D([], [], color="k", lw=1.6, label=f"joint K$_z$ (all) {v:.1f} ± {e:.1f}"))
+    if truth_force is not None:
+        ax.axhline(truth_force, color=VERMILLION, ls="--", lw=1.6, zorder=5)
+        handles.append(Line2D([], [], color=VERMILLION, ls="--", lw=1.6, label=f"mock truth K$_z$ {truth_force:.1f}"))
+    ax.set_xticks(np.unique(hz))
+    ax.set_xlabel(PARAM_LABELS["hz"])
+    ax.set_ylabel(rf"$K_z(R_0, |z| = {z:.3g}\,\mathrm{{kpc}}) / 2\pi G$ [M$_\odot$ pc$^{{-2}}$]")
+    ax.set_title("the vertical force at each crossing; right: per element, ±1σ")
+    return handles
