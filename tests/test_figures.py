@@ -72,6 +72,41 @@ def test_pick_grid_values():
     assert pick_grid_values([1.0]) == pytest.approx([1.0])
 
 
+def _valley_tables(hz_values, elements=("O_FE", "MG_FE")):
+    """Crossing table with forces, its lines, a joint table and the force table (made-up values)."""
+    curves = pd.DataFrame([{"element": el, "hz": hz, "f": 1.0 + 2.0 * (hz - 0.28) + 0.1 * k, "f_err": 0.1,
+                            "sigma_kz": 50.0 + k} for k, el in enumerate(elements) for hz in hz_values])
+    lines = pd.DataFrame([{"element": el, "hz_ref": 0.28, "f_ref": 1.0 + 0.1 * k, "df_dhz": 2.0}
+                          for k, el in enumerate(elements)])
+    joint = pd.DataFrame([{"name": "all", "mdisk_f": 1.05, "hz": 0.28, "cov_mdisk_f_mdisk_f": 0.01,
+                           "cov_mdisk_f_hz": 0.0, "cov_hz_hz": 0.001}])
+    force = pd.DataFrame([{"name": n, "z_kpc": 0.35, "sigma_kz": v, "sigma_kz_err": 2.0}
+                          for n, v in zip([*elements, "all"], [50.0, 51.0, 50.5])])
+    return curves, lines, joint, force
+
+
+@pytest.mark.parametrize("hz_values", [[0.2, 0.3, 0.4], [0.25]])
+def test_valleys_figure_draws_the_force_panel_only_with_a_force_table(hz_values):
+    import matplotlib.pyplot as plt
+
+    from oti.figures.valleys import fig_valleys
+
+    curves, lines, joint, force = _valley_tables(hz_values)
+    fig = fig_valleys(curves, lines, joint, ["O_FE", "MG_FE"], {"mdisk_f": 1.2, "hz": 0.27}, force, 53.3)
+    assert len(fig.axes) == 2
+    right = fig.axes[1]
+    ys = np.concatenate([np.ravel(ln.get_ydata()) for ln in right.lines])
+    assert 53.3 in ys and 50.5 in ys  # truth and joint lines
+    # one summary point +-1 sigma per element, right of the data and apart from each other
+    xs = [float(np.ravel(c.lines[0].get_xdata())[0]) for c in right.containers]
+    assert len(xs) == 2 and min(xs) > max(hz_values) and xs[0] != xs[1]
+    assert right.get_xlim()[1] > max(xs)
+    plt.close(fig)
+    fig = fig_valleys(curves.drop(columns="sigma_kz"), lines, joint, ["O_FE", "MG_FE"], None, force)
+    assert len(fig.axes) == 1
+    plt.close(fig)
+
+
 # ------------------------------------------------------- workflow (tiny config)
 @pytest.fixture(scope="module")
 def run(tiny_run):

@@ -80,7 +80,8 @@ def _force_panel(ax, curves: pd.DataFrame, force: pd.DataFrame, elements: list[s
     z = float(force["z_kpc"].iloc[0])
     handles = []
     hz = curves["hz"].to_numpy(float)
-    x_sum = hz.max() + 0.04 * np.ptp(hz) * (1 + np.arange(len(elements)))  # per-element value +-1 sigma
+    step = 0.04 * (np.ptp(hz) or 0.1)  # one h_z value only: still separate the summary points
+    x_sum = hz.max() + step * (1 + np.arange(len(elements)))  # per-element value +-1 sigma
     per = force.set_index("name")
     for k, el in enumerate(elements):
         c = curves[(curves["element"] == el) & np.isfinite(curves["sigma_kz"])]
