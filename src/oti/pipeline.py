@@ -191,8 +191,9 @@ def valleys(
     """The a2 = 0 valleys of eq. 8 in (f, h_z) at (zsun [pc], vzsun [km/s]) (see :mod:`oti.valleys`).
 
     Returns (coefficients per element, model and trial; the crossing in f per
-    element and h_z, with the vertical force there; the straight line through each element's crossings at
-    the fiducial h_z; the vertical force K_z(R0, ``force_z`` [kpc]) / (2 pi G)
+    element and h_z, with the vertical force there; the straight line through
+    each element's crossings at the fiducial h_z; the vertical force K_z(R0,
+    ``force_z`` [kpc]) / (2 pi G)
     along each valley, per element and joint, ``exclude`` left out of the
     'excluding' row).
     """

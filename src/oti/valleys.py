@@ -22,6 +22,7 @@ Units: f dimensionless, h_z kpc, a2 dex.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -132,37 +133,30 @@ def valley_curves(coeffs: pd.DataFrame, force_z: float | None = None) -> pd.Data
         rows.append({"element": el, "hz": float(hz), **a2_crossing(*_a2_table(g))})
     out = pd.DataFrame(rows)
     if force_z is not None:
-        force = _ForceAt(force_z)
-        out["sigma_kz"] = [force(f, hz) for f, hz in zip(out["f"], out["hz"])]
+        out["sigma_kz"] = [_force_at(float(f), float(hz), float(force_z)) for f, hz in zip(out["f"], out["hz"])]
     return out
 
 
-class _ForceAt:
-    """K_z(R0, z_kpc) / (2 pi G) [Msun/pc^2] of the model (f, h_z), cached; NaN for NaN f.
+@functools.lru_cache(maxsize=4096)
+def _force_at(f: float, hz: float, z_kpc: float) -> float:
+    """K_z(R0, z_kpc) / (2 pi G) [Msun/pc^2] of the model (f, h_z); NaN for NaN f. Cached: the
+    curves and the force table of one run evaluate the same crossings."""
+    if not np.isfinite(f):
+        return np.nan
+    return float(MassModel(f, hz).vertical_force_sigma(z_kpc))
 
-    ``line(f, hz, f0)``: the same at any f, from the models at f0 and f0 - 0.1.
+
+def _force_line(f: np.ndarray, hz: float, f0: float, z_kpc: float) -> np.ndarray:
+    """:func:`_force_at` at any f (T,), from the models at f0 and f0 - 0.1.
+
     K_z is exactly linear in f at fixed h_z (every component's pull is linear
     in its mass, and the halo mass that keeps v_circ(R0) is linear in f), so
     this extrapolates past the models that have a halo.
     """
-
-    def __init__(self, z_kpc: float):
-        self.z_kpc = float(z_kpc)
-        self._cache: dict[tuple[float, float], float] = {}
-
-    def __call__(self, f: float, hz: float) -> float:
-        if not np.isfinite(f):
-            return np.nan
-        key = (float(f), float(hz))
-        if key not in self._cache:
-            self._cache[key] = float(MassModel(*key).vertical_force_sigma(self.z_kpc))
-        return self._cache[key]
-
-    def line(self, f: np.ndarray, hz: float, f0: float) -> np.ndarray:
-        if not np.isfinite(f0):
-            return np.full(np.shape(f), np.nan)
-        k0, k1 = self(f0, hz), self(f0 - 0.1, hz)
-        return k0 + (k0 - k1) / 0.1 * (np.asarray(f) - f0)
+    if not np.isfinite(f0):
+        return np.full(np.shape(f), np.nan)
+    k0, k1 = _force_at(f0, hz, z_kpc), _force_at(f0 - 0.1, hz, z_kpc)
+    return k0 + (k0 - k1) / 0.1 * (np.asarray(f) - f0)
 
 
 def _a2_table(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -245,19 +239,19 @@ def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.
     (``sigma_kz``); ``spread`` = (max - min) / mean of those values, i.e. how
     far K_z varies along the valley; the error is the scatter of the same
     average over the trials, each trial's crossing linearised about the mean
-    curve's (so trials whose own curve leaves the grid still count). Joint rows ``all`` and
-    (when ``exclude`` names some elements) ``excluding``: inverse-variance
+    curve's (so trials whose own curve leaves the grid still count). Joint
+    rows ``all`` and (when ``exclude`` names some elements) ``excluding``: inverse-variance
     means over the elements, with errors from the scatter of the per-trial
     weighted means (trial t resamples the same stars for every element, so
     this includes their correlation). Columns: name, z_kpc, sigma_kz,
     sigma_kz_err, spread, n_hz, n_trials. NaN where no h_z crosses.
     """
-    force = _ForceAt(z_kpc)
+    z_kpc = float(z_kpc)
     rows, trials = [], {}
     for el, g in coeffs.groupby("element", sort=False):
         hzs, mean_f, per_trial = _crossings(g, linearised=True)
-        k_mean = np.array([force(f, hz) for f, hz in zip(mean_f, hzs)])
-        k_trial = np.array([force.line(per_trial[:, j], hz, f0)
+        k_mean = np.array([_force_at(float(f), float(hz), z_kpc) for f, hz in zip(mean_f, hzs)])
+        k_trial = np.array([_force_line(per_trial[:, j], hz, f0, z_kpc)
                             for j, (hz, f0) in enumerate(zip(hzs, mean_f))]).T.reshape(per_trial.shape)
         crossed = np.isfinite(k_trial).any(axis=1)
         t = np.full(len(k_trial), np.nan)

@@ -7,10 +7,11 @@ only call it and :func:`oti.figures.save`.
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pandas as pd
+
+from ..io import read_json
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,7 @@ def draw(name: str, inp, params):
     if name == "fig2":
         return sample.fig2(_sample(inp), list(params["elements"]))
     if name == "fig3":
-        with open(inp["meta"]) as fh:
-            meta = json.load(fh)
-        return orbits.fig3(pd.read_parquet(inp["orbits"]), meta)
+        return orbits.fig3(pd.read_parquet(inp["orbits"]), read_json(inp["meta"]))
     if name == "fig4":
         return orbits.fig4(_sample(inp), pd.read_parquet(inp["orbits"]), params["element"],
                            tuple(params["mdisk_fs"]))
@@ -44,8 +43,6 @@ def draw(name: str, inp, params):
         fn = constraints.fig7 if name == "fig7" else constraints.fig8
         return fn(pd.read_csv(inp["per_element"]), pd.read_csv(inp["joint"]), list(params["exclude"]))
     if name == "recovery":
-        from ..io import read_json
-
         return constraints.recovery(read_json(inp["recovery"]))
     if name == "valleys":
         from .valleys import fig_valleys
