@@ -1,21 +1,19 @@
-"""Rule valleys: the a2 = 0 valleys of eq. 8 in the (f, h_z) plane, per element."""
+"""Rule valleys: the a2 = 0 valleys of eq. 8 in the (f, h_z) plane, per element and joint."""
 
 import logging
 
 import pandas as pd
 
 from oti.io import run_script, write_csv, write_parquet
-from oti.pipeline import joint_solar, read_parent, valleys
+from oti.pipeline import valley_tables
 
 
 def main(smk):
     p = smk.params
-    parent = read_parent(smk.input.parent, list(p.elements))
-    zsun, vzsun = joint_solar(pd.read_csv(smk.input.joint), smk.input.joint)
-    coeffs, curves, lines, force = valleys(
-        parent, list(p.elements), p.f_values, p.hz_values, seed=p.seed, n_bootstrap=p.n_bootstrap, k=p.k,
-        weighting=p.weighting, backend=p.backend, order=p.order, zsun=zsun, vzsun=vzsun,
-        force_z=p.force_z, exclude=list(p.exclude))
+    # the parts are in valleys.hz order, so the table equals one job over every h_z
+    parts = [pd.read_parquet(f) for f in smk.input.parts]
+    coeffs = pd.concat([d for d in parts if len(d)] or parts[:1], ignore_index=True)
+    curves, lines, force = valley_tables(coeffs, p.force_z, list(p.exclude))
     log = logging.getLogger("oti")
     log.info("a2 = 0 valleys, f = f_ref + df_dhz (h_z - %.2f kpc):\n%s",
              lines["hz_ref"].iloc[0], lines.to_string(index=False))

@@ -12,7 +12,8 @@ from oti.pipeline import (
     joint_solar,
     recovery,
     recovery_markdown,
-    valleys,
+    valley_coefficient_table,
+    valley_tables,
 )
 from oti.potential import MassModel
 from oti.synthetic import action_labels, disk_snapshot, to_sky
@@ -97,6 +98,28 @@ def _parent(n=900, seed=5):
         y, e = action_labels(J, np.random.default_rng(s))
         df[el], df[f"{el}_ERR"] = y, e
     return df
+
+
+def valleys(parent, elements, f_values, hz_values, force_z=0.35, exclude=(), **kw):
+    """The workflow's two steps in one call: (a2 table, curves, lines, force)."""
+    coeffs = valley_coefficient_table(parent, elements, f_values, hz_values, **kw)
+    return (coeffs, *valley_tables(coeffs, force_z, exclude))
+
+
+def test_one_job_per_hz_gives_the_table_of_one_job_over_every_hz():
+    """The workflow's per-h_z jobs, concatenated in config order, equal a single call exactly."""
+    parent = _parent(500)
+    fs, hzs = [0.9, 1.2, 1.8], [0.2, 0.05, 0.3]  # f = 1.8 has no positive halo mass at these h_z
+    kw = dict(seed=4, n_bootstrap=2, k=12, weighting="epanechnikov", zsun=15.0, vzsun=9.0)
+    whole = valley_coefficient_table(parent, ["O_FE", "FE_H"], fs, hzs, **kw)
+    parts = [valley_coefficient_table(parent, ["O_FE", "FE_H"], fs, [hz], **kw) for hz in hzs]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole, check_exact=True)
+    assert list(whole["hz"].unique()) == hzs and len(whole) == 2 * 2 * len(valid_models(fs, hzs)) == 24
+    # an h_z without any model is an empty part, not an error; only an empty grid is one
+    empty = valley_coefficient_table(parent, ["O_FE"], [1.8], [0.05], **kw)
+    assert len(empty) == 0 and list(empty.columns) == list(whole.columns)
+    with pytest.raises(ValueError, match="positive halo mass.*valleys.hz"):
+        valley_tables(empty)
 
 
 def test_valley_a2_equals_the_grid_experiment_at_the_same_model():

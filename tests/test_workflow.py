@@ -69,8 +69,12 @@ def test_every_output_exists_and_is_well_formed(run1):
     assert list(force["name"]) == ["FE_H", "O_FE", "MG_FE", "all", "excluding"]
     assert (force["z_kpc"] == 0.35).all() and set(rec["vertical_force"]["rows"]) == set(force["name"])
     assert "vertical force at |z| = 0.35 kpc" in (r / "recovery.md").read_text()
-    vlog = (r / "logs/grid/valleys.log").read_text()
-    assert f"zsun={joint.loc[0, 'zsun']:.6g}" in vlog, vlog[-2000:]
+    # one job per h_z, each at the joint fit's solar position
+    for hz in (0.2, 0.3, 0.4):
+        vlog = (r / f"logs/grid/valleys/hz{hz}.log").read_text()
+        assert f"zsun={joint.loc[0, 'zsun']:.6g}" in vlog, vlog[-2000:]
+    parts = pd.concat(pd.read_parquet(r / f"grid/valleys/hz{hz}.parquet") for hz in (0.2, 0.3, 0.4))
+    pd.testing.assert_frame_equal(parts.reset_index(drop=True), pd.read_parquet(r / "grid/valleys.parquet"))
     # every job wrote its log
     logs = list((r / "logs").rglob("*.log"))
     assert len(logs) >= 10 and all(p.stat().st_size > 0 for p in logs)
@@ -98,7 +102,8 @@ def test_resume_redoes_only_the_missing_trial_job(run1):
             if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert jobs.get("optimize_trials") == 1, out
     assert set(jobs) <= {"optimize_trials", "constraints", "table1", "recovery", "all", "total",
-                         "fig7", "fig8", "fig_recovery", "valleys", "fig_valleys"}, out  # downstream of constraints
+                         "fig7", "fig8", "fig_recovery", "valley_coefficients", "valleys",
+                         "fig_valleys"}, out  # downstream of constraints
     snakemake(run1, "--cores", "2", "--configfile", "tiny.yaml")
     assert target.exists()
 

@@ -172,7 +172,7 @@ def joint_solar(joint: pd.DataFrame, source: str = "joint.csv") -> tuple[float, 
     return zsun, vzsun
 
 
-def valleys(
+def valley_coefficient_table(
     parent: pd.DataFrame,
     elements: list[str],
     f_values,
@@ -185,29 +185,46 @@ def valleys(
     order: int = 10,
     zsun: float = K.ZSUN_PC,
     vzsun: float = K.VSUN_KMS[2],
-    force_z: float = 0.35,
-    exclude=(),
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The a2 = 0 valleys of eq. 8 in (f, h_z) at (zsun [pc], vzsun [km/s]) (see :mod:`oti.valleys`).
+) -> pd.DataFrame:
+    """a2 of every element, (f, h_z) model and resample (:func:`oti.valleys.valley_coefficients`).
 
-    Returns (coefficients per element, model and trial; the crossing in f per
-    element and h_z, with the vertical force there; the straight line through
-    each element's crossings at the fiducial h_z; the vertical force K_z(R0,
-    ``force_z`` [kpc]) / (2 pi G)
-    along each valley, per element and joint, ``exclude`` left out of the
-    'excluding' row).
+    The models of each h_z are independent of every other h_z's, so the
+    workflow runs one job per h_z and concatenates them in the config's order
+    (:func:`valley_tables`), which gives the same table as one call with all
+    h_z. An h_z none of whose f has a positive halo mass gives no rows (not an
+    error: the other h_z may still have models).
     """
-    from .valleys import valley_coefficients, valley_curves, valley_lines, valley_vertical_force
+    from .valleys import VALLEY_COLUMNS, valid_models, valley_coefficients
 
     for el in elements:
         element_index(el)
+    if not valid_models(f_values, hz_values):
+        log.warning("valleys: no (f, h_z) model with h_z in %s has a positive halo mass; no rows",
+                    list(hz_values))
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in VALLEY_COLUMNS.items()})
     ab = {el: (parent[el].to_numpy(np.float64), parent[f"{el}_ERR"].to_numpy(np.float64))
           for el in elements}
-    coeffs = valley_coefficients(sky_frame(parent), ab, f_values, hz_values, seed, n_bootstrap, k,
-                                 weighting=weighting, backend=backend, order=order,
-                                 zsun=zsun, vzsun=vzsun)
-    curves = valley_curves(coeffs, force_z)
-    return coeffs, curves, valley_lines(coeffs), valley_vertical_force(coeffs, force_z, exclude)
+    return valley_coefficients(sky_frame(parent), ab, f_values, hz_values, seed, n_bootstrap, k,
+                               weighting=weighting, backend=backend, order=order,
+                               zsun=zsun, vzsun=vzsun)
+
+
+def valley_tables(
+    coeffs: pd.DataFrame, force_z: float = 0.35, exclude=()
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """From the a2 table of :func:`valley_coefficient_table`: (the crossing in f
+    per element and h_z, with the vertical force there; the straight line
+    through each element's crossings at the fiducial h_z; the vertical force
+    K_z(R0, ``force_z`` [kpc]) / (2 pi G) along each valley, per element and
+    joint, ``exclude`` left out of the 'excluding' row).
+    """
+    from .valleys import valley_curves, valley_lines, valley_vertical_force
+
+    if coeffs.empty:
+        raise ValueError("valleys: no (f, h_z) model of the grid has a positive halo mass "
+                         "(config keys grid.f_min/f_max and valleys.hz)")
+    return (valley_curves(coeffs, force_z), valley_lines(coeffs),
+            valley_vertical_force(coeffs, force_z, exclude))
 
 
 # ----------------------------------------------------------------- optimise

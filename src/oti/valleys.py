@@ -40,6 +40,12 @@ from .potential import MassModel, solve_halo_mass
 
 log = logging.getLogger(__name__)
 
+#: columns (and dtypes) of the a2 table of :func:`valley_coefficients`
+VALLEY_COLUMNS: dict[str, str] = {
+    "element": "object", "hz": "float64", "mdisk_f": "float64", "trial": "int64",
+    "a2": "float64", "a2_err": "float64", "n_stars": "int64",
+}
+
 
 def valid_models(f_values, hz_values) -> list[tuple[float, float]]:
     """The (f, h_z) pairs with a positive halo mass at v_circ(R0) = 229 km/s."""
@@ -116,7 +122,7 @@ def valley_coefficients(
                              "a2": c[3], "a2_err": float(np.sqrt(cov[3, 3])), "n_stars": idx.size})
         log.info("valleys: model %d/%d (f=%.2f, hz=%.3f kpc) done, %.1f s elapsed",
                  i + 1, len(models), f, hz, time.perf_counter() - t0)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(VALLEY_COLUMNS))
 
 
 def valley_curves(coeffs: pd.DataFrame, force_z: float | None = None) -> pd.DataFrame:

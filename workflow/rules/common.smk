@@ -75,6 +75,19 @@ def grid_values():
 _WARNED = set()
 
 
+def valley_hz_labels():
+    """valleys.hz as wildcard strings ({hz}): repr(float), which reads back to the same float."""
+    labels = [repr(float(hz)) for hz in config["valleys"]["hz"]]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"config: valleys.hz has repeated values: {config['valleys']['hz']}")
+    return labels
+
+
+def valley_parts():
+    """One a2 table per valleys.hz value, in the config's order (rule valley_coefficients)."""
+    return [f"{RES}/grid/valleys/hz{hz}.parquet" for hz in valley_hz_labels()]
+
+
 def n_chunks():
     o = config["optimize"]
     return math.ceil(o["n_bootstrap"] / o["chunk_size"])

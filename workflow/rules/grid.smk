@@ -11,6 +11,8 @@ rule grid_coefficients:
     output:
         coeffs=f"{RES}/grid/{{element}}.parquet",
         binned=f"{RES}/grid/{{element}}_binned.parquet",
+    wildcard_constraints:
+        element=r"[A-Z]+_[A-Z]+",
     params:
         grid=grid_values(),
         n_grid=len(grid_values()),
@@ -46,31 +48,51 @@ rule grid_crossing:
         "../../scripts/grid_crossing.py"
 
 
-rule valleys:
+rule valley_coefficients:
     message:
-        "a2 = 0 valleys of eq. 8 in (f, h_z): up to {params.n_models} models x {params.n_bootstrap} bootstraps"
+        "a2 = 0 valleys of eq. 8 at h_z = {wildcards.hz} kpc: up to {params.n_f} disk masses x {params.n_bootstrap} bootstraps"
     input:
         parent=f"{RES}/parent_sample.parquet",
         joint=f"{RES}/constraints/joint.csv",
         kernels=KERNELS,
+    output:
+        f"{RES}/grid/valleys/hz{{hz}}.parquet",
+    wildcard_constraints:
+        hz=r"[0-9][0-9.e+-]*",
+    params:
+        elements=ELEMENTS,
+        f_values=grid_f_all(),
+        n_f=len(grid_f_all()),
+        hz=lambda wildcards: float(wildcards.hz),
+        n_bootstrap=config["valleys"]["n_bootstrap"],
+        k=config["knn"]["k"],
+        weighting=config["knn"]["weighting"],
+        backend=config["actions"]["backend"],
+        order=config["actions"]["order"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/grid/valleys/hz{{hz}}.log",
+    benchmark:
+        f"{BENCH}/grid/valleys/hz{{hz}}.tsv"
+    conda:
+        ENV
+    script:
+        "../../scripts/valley_coefficients.py"
+
+
+rule valleys:
+    message:
+        "a2 = 0 valleys of eq. 8 in (f, h_z): crossings, lines and the vertical force"
+    input:
+        parts=valley_parts(),
     output:
         coeffs=f"{RES}/grid/valleys.parquet",
         curves=f"{RES}/constraints/valleys.csv",
         lines=f"{RES}/constraints/valley_lines.csv",
         force=f"{RES}/constraints/vertical_force.csv",
     params:
-        elements=ELEMENTS,
-        f_values=grid_f_all(),
-        hz_values=config["valleys"]["hz"],
-        n_models=len(grid_f_all()) * len(config["valleys"]["hz"]),
-        n_bootstrap=config["valleys"]["n_bootstrap"],
         force_z=config["valleys"]["force_z"],
         exclude=config["exclude_from_joint"],
-        k=config["knn"]["k"],
-        weighting=config["knn"]["weighting"],
-        backend=config["actions"]["backend"],
-        order=config["actions"]["order"],
-        seed=config["seed"],
     log:
         f"{LOGS}/grid/valleys.log",
     benchmark:
