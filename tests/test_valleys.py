@@ -110,7 +110,7 @@ def test_one_job_per_hz_gives_the_table_of_one_job_over_every_hz():
     """The workflow's per-h_z jobs, concatenated in config order, equal a single call exactly."""
     parent = _parent(500)
     fs, hzs = [0.9, 1.2, 1.8], [0.2, 0.05, 0.3]  # f = 1.8 has no positive halo mass at these h_z
-    kw = dict(seed=4, n_bootstrap=2, k=12, weighting="epanechnikov", zsun=15.0, vzsun=9.0)
+    kw = {"seed": 4, "n_bootstrap": 2, "k": 12, "weighting": "epanechnikov", "zsun": 15.0, "vzsun": 9.0}
     whole = valley_coefficient_table(parent, ["O_FE", "FE_H"], fs, hzs, **kw)
     parts = [valley_coefficient_table(parent, ["O_FE", "FE_H"], fs, [hz], **kw) for hz in hzs]
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole, check_exact=True)
