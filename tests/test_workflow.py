@@ -124,3 +124,13 @@ def test_bad_config_refused_before_any_job(tmp_path, override, key):
     msg = res.stdout + res.stderr
     assert key in msg, msg[-3000:]
     assert not (wd / "results").exists() and not (wd / "resources").exists()
+
+
+def test_repeated_valley_hz_refused_before_any_job(tmp_path):
+    """Each valleys.hz value is one job and one output file: a repeat is a config error."""
+    wd = make_workdir(tmp_path / "dup", TINY)
+    (wd / "dup.yaml").write_text("valleys:\n  hz: [0.2, 0.3, 0.2]\n")
+    res = snakemake(wd, "-n", "--configfile", "tiny.yaml", "dup.yaml", check=False)
+    msg = res.stdout + res.stderr
+    assert res.returncode != 0 and "non-unique" in msg and "['valleys']['hz']" in msg, msg[-3000:]
+    assert not (wd / "results").exists()

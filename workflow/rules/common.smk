@@ -75,17 +75,11 @@ def grid_values():
 _WARNED = set()
 
 
-def valley_hz_labels():
-    """valleys.hz as wildcard strings ({hz}): repr(float), which reads back to the same float."""
-    labels = [repr(float(hz)) for hz in config["valleys"]["hz"]]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"config: valleys.hz has repeated values: {config['valleys']['hz']}")
-    return labels
-
-
 def valley_parts():
-    """One a2 table per valleys.hz value, in the config's order (rule valley_coefficients)."""
-    return [f"{RES}/grid/valleys/hz{hz}.parquet" for hz in valley_hz_labels()]
+    """One a2 table per valleys.hz value (distinct: schema), in the config's order
+    (rule valley_coefficients); the wildcard {hz} is repr(float), which reads
+    back to the same float."""
+    return [f"{RES}/grid/valleys/hz{float(hz)!r}.parquet" for hz in config["valleys"]["hz"]]
 
 
 def n_chunks():
