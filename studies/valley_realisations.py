@@ -72,9 +72,9 @@ def one_realisation(seed: int, errors: str, n_stars: int, n_bootstrap: int, f_va
 
 
 def _true_force(z_kpc: float) -> float:
-    from oti.potential import MassModel
+    from oti.valleys import vertical_force_at
 
-    return float(MassModel(TRUTH["mdisk_f"], TRUTH["hz"]).vertical_force_sigma(z_kpc))
+    return vertical_force_at(TRUTH["mdisk_f"], TRUTH["hz"], z_kpc)
 
 
 def summarise(t: pd.DataFrame, f_true: float = TRUTH["mdisk_f"]) -> None:

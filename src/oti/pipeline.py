@@ -194,14 +194,10 @@ def valley_coefficient_table(
     h_z. An h_z none of whose f has a positive halo mass gives no rows (not an
     error: the other h_z may still have models).
     """
-    from .valleys import VALLEY_COLUMNS, valid_models, valley_coefficients
+    from .valleys import valley_coefficients
 
     for el in elements:
         element_index(el)
-    if not valid_models(f_values, hz_values):
-        log.warning("valleys: no (f, h_z) model with h_z in %s has a positive halo mass; no rows",
-                    list(hz_values))
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in VALLEY_COLUMNS.items()})
     ab = {el: (parent[el].to_numpy(np.float64), parent[f"{el}_ERR"].to_numpy(np.float64))
           for el in elements}
     return valley_coefficients(sky_frame(parent), ab, f_values, hz_values, seed, n_bootstrap, k,
@@ -367,7 +363,9 @@ def recovery(joint: pd.DataFrame, per_element: pd.DataFrame, truth: dict, n_sigm
         }
     if vertical_force is not None and len(vertical_force):
         z = float(vertical_force["z_kpc"].iloc[0])
-        true_kz = float(MassModel(truth["mdisk_f"], truth["hz"]).vertical_force_sigma(z))
+        from .valleys import vertical_force_at
+
+        true_kz = vertical_force_at(truth["mdisk_f"], truth["hz"], z)
         out["vertical_force"] = {
             "z_kpc": z, "truth": true_kz,
             "rows": {r["name"]: {"fit": r["sigma_kz"], "sigma": r["sigma_kz_err"],

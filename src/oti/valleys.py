@@ -77,7 +77,9 @@ def valley_coefficients(
     """a2 of every element, model and bootstrap trial on the (f, h_z) grid.
 
     ``frame``: the parent stars; ``abundances``: element -> (y, yerr) (N,)
-    [dex]. Models without a positive halo mass are skipped. Actions are
+    [dex]. Models without a positive halo mass are skipped (none at all: an
+    empty table with these columns, since one h_z of a workflow's grid may
+    have none; :func:`oti.pipeline.valley_tables` refuses an empty grid). Actions are
     solved once per model, at the solar height ``zsun`` [pc] and vertical
     velocity ``vzsun`` [km/s] (a2 depends on them too: use fitted values, e.g.
     the joint constraint's, where there are any); trial t resamples the
@@ -96,7 +98,9 @@ def valley_coefficients(
             raise ValueError(f"valleys: {el} abundances must have shape ({n},)")
     models = valid_models(f_values, hz_values)
     if not models:
-        raise ValueError("valleys: no (f, h_z) model of the grid has a positive halo mass")
+        log.warning("valleys: no (f, h_z) model with h_z in %s has a positive halo mass; no rows",
+                    list(hz_values))
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in VALLEY_COLUMNS.items()})
     kk = k + 1 if _is_smooth(weighting) else k
     xyz, vxyz = frame(zsun, vzsun)
     resamples = [resample_index(n, seed, t) for t in range(n_bootstrap)]
@@ -139,21 +143,24 @@ def valley_curves(coeffs: pd.DataFrame, force_z: float | None = None) -> pd.Data
         rows.append({"element": el, "hz": float(hz), **a2_crossing(*_a2_table(g))})
     out = pd.DataFrame(rows)
     if force_z is not None:
-        out["sigma_kz"] = [_force_at(float(f), float(hz), float(force_z)) for f, hz in zip(out["f"], out["hz"])]
+        out["sigma_kz"] = [vertical_force_at(float(f), float(hz), float(force_z)) for f, hz in zip(out["f"], out["hz"])]
     return out
 
 
 @functools.lru_cache(maxsize=4096)
-def _force_at(f: float, hz: float, z_kpc: float) -> float:
-    """K_z(R0, z_kpc) / (2 pi G) [Msun/pc^2] of the model (f, h_z); NaN for NaN f. Cached: the
-    curves and the force table of one run evaluate the same crossings."""
+def vertical_force_at(f: float, hz: float, z_kpc: float) -> float:
+    """K_z(R0, z_kpc) / (2 pi G) [Msun/pc^2] of the model (f, h_z [kpc]); NaN for NaN f.
+
+    Cached: the curves and the force table of one run evaluate the same
+    crossings, and the recovery and the figure the truth's.
+    """
     if not np.isfinite(f):
         return np.nan
     return float(MassModel(f, hz).vertical_force_sigma(z_kpc))
 
 
 def _force_line(f: np.ndarray, hz: float, f0: float, z_kpc: float) -> np.ndarray:
-    """:func:`_force_at` at any f (T,), from the models at f0 and f0 - 0.1.
+    """:func:`vertical_force_at` at any f (T,), from the models at f0 and f0 - 0.1.
 
     K_z is exactly linear in f at fixed h_z (every component's pull is linear
     in its mass, and the halo mass that keeps v_circ(R0) is linear in f), so
@@ -161,7 +168,7 @@ def _force_line(f: np.ndarray, hz: float, f0: float, z_kpc: float) -> np.ndarray
     """
     if not np.isfinite(f0):
         return np.full(np.shape(f), np.nan)
-    k0, k1 = _force_at(f0, hz, z_kpc), _force_at(f0 - 0.1, hz, z_kpc)
+    k0, k1 = vertical_force_at(f0, hz, z_kpc), vertical_force_at(f0 - 0.1, hz, z_kpc)
     return k0 + (k0 - k1) / 0.1 * (np.asarray(f) - f0)
 
 
@@ -256,7 +263,7 @@ def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.
     rows, trials = [], {}
     for el, g in coeffs.groupby("element", sort=False):
         hzs, mean_f, per_trial = _crossings(g, linearised=True)
-        k_mean = np.array([_force_at(float(f), float(hz), z_kpc) for f, hz in zip(mean_f, hzs)])
+        k_mean = np.array([vertical_force_at(float(f), float(hz), z_kpc) for f, hz in zip(mean_f, hzs)])
         k_trial = np.array([_force_line(per_trial[:, j], hz, f0, z_kpc)
                             for j, (hz, f0) in enumerate(zip(hzs, mean_f))]).T.reshape(per_trial.shape)
         crossed = np.isfinite(k_trial).any(axis=1)
@@ -266,7 +273,7 @@ def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.
         fin = np.isfinite(k_mean)
         value = float(k_mean[fin].mean()) if fin.any() else np.nan
         good = np.isfinite(t)
-        rows.append({"name": el, "z_kpc": float(z_kpc), "sigma_kz": value,
+        rows.append({"name": el, "z_kpc": z_kpc, "sigma_kz": value,
                      "sigma_kz_err": float(t[good].std(ddof=1)) if good.sum() > 1 else np.nan,
                      "spread": float(np.ptp(k_mean[fin]) / value) if fin.any() else np.nan,
                      "n_hz": int(fin.sum()), "n_trials": int(good.sum())})
@@ -279,14 +286,14 @@ def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.
         sub = table.set_index("name").loc[els]
         sub = sub[np.isfinite(sub.sigma_kz) & np.isfinite(sub.sigma_kz_err) & (sub.sigma_kz_err > 0)]
         if sub.empty:
-            rows.append({"name": name, "z_kpc": float(z_kpc), "sigma_kz": np.nan, "sigma_kz_err": np.nan,
+            rows.append({"name": name, "z_kpc": z_kpc, "sigma_kz": np.nan, "sigma_kz_err": np.nan,
                          "spread": np.nan, "n_hz": 0, "n_trials": 0})
             continue
         w = 1.0 / sub.sigma_kz_err.to_numpy() ** 2
         w /= w.sum()
         per_t = np.array([trials[el] for el in sub.index]).T  # (trials, elements)
         per_t = per_t[np.all(np.isfinite(per_t), axis=1)] @ w
-        rows.append({"name": name, "z_kpc": float(z_kpc), "sigma_kz": float(w @ sub.sigma_kz.to_numpy()),
+        rows.append({"name": name, "z_kpc": z_kpc, "sigma_kz": float(w @ sub.sigma_kz.to_numpy()),
                      "sigma_kz_err": float(per_t.std(ddof=1)) if per_t.size > 1 else np.nan,
                      "spread": float(w @ sub.spread.to_numpy()), "n_hz": int(sub.n_hz.min()),
                      "n_trials": int(per_t.size)})

@@ -55,10 +55,9 @@ def draw(name: str, inp, params):
 
             truth = read_truth(inp["truth"])
             if force is not None and len(force):
-                from ..potential import MassModel
+                from ..valleys import vertical_force_at
 
-                truth_force = float(MassModel(truth["mdisk_f"], truth["hz"]).vertical_force_sigma(
-                    float(force["z_kpc"].iloc[0])))
+                truth_force = vertical_force_at(truth["mdisk_f"], truth["hz"], float(force["z_kpc"].iloc[0]))
         return fig_valleys(pd.read_csv(inp["curves"]), pd.read_csv(inp["lines"]),
                            pd.read_csv(inp["joint"]), list(params["elements"]), truth, force, truth_force)
     raise ValueError(f"unknown figure {name!r}")
