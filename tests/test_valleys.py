@@ -17,7 +17,14 @@ from oti.pipeline import (
 )
 from oti.potential import MassModel
 from oti.synthetic import action_labels, disk_snapshot, to_sky
-from oti.valleys import valid_models, valley_curves, valley_lines, valley_vertical_force
+from oti.valleys import (
+    lines_crossing,
+    valid_models,
+    valley_curves,
+    valley_line_trials,
+    valley_lines,
+    valley_vertical_force,
+)
 
 
 def _linear_coeffs(alpha, beta, eps, f_grid, hz_grid, hz_ref=0.28, drop=()):
@@ -65,6 +72,29 @@ def test_line_errors_keep_trials_whose_curve_leaves_the_grid():
     assert line["n_trials_line"] == 4
     assert line["f_ref_err"] == pytest.approx(np.std(eps, ddof=1), rel=1e-10)
     assert line["f_ref"] == pytest.approx(1.1 + eps.mean(), abs=1e-12)
+
+
+def test_valleys_at_different_angles_cross_at_the_known_point():
+    """Two groups' valleys f = 1.2 + b (h_z - 0.27) with slopes 1.3 and 2.4 cross at (1.2, 0.27)
+    for the mean lines; each trial's crossing moves by the known shifts."""
+    f_grid = np.round(np.arange(0.4, 1.81, 0.1), 2)
+    hz_grid = [0.15, 0.2, 0.3, 0.4, 0.5]
+    eps_a, eps_b = np.array([0.02, -0.01, 0.0]), np.array([-0.03, 0.0, 0.03])
+    c = pd.concat([_linear_coeffs(1.2, 1.3, eps_a, f_grid, hz_grid, hz_ref=0.27).assign(element="A"),
+                   _linear_coeffs(1.2, 2.4, eps_b, f_grid, hz_grid, hz_ref=0.27).assign(element="B")])
+    tr = valley_line_trials(c, hz_ref=0.27)
+    assert list(tr) == ["A", "B"]
+    mean = np.array([tr[el][:2] for el in "AB"])
+    np.testing.assert_allclose(mean[:, 1], [1.3, 2.4], atol=1e-10)
+    f, hz = lines_crossing(mean - [[np.mean(eps_a), 0], [np.mean(eps_b), 0]], [1.0, 1.0], hz_ref=0.27)
+    assert (f, hz) == (pytest.approx(1.2, abs=1e-10), pytest.approx(0.27, abs=1e-10))
+    for t in range(3):  # trial t: lines shifted by eps_a[t], eps_b[t]
+        ft, hzt = lines_crossing(np.array([tr[el][2][t] for el in "AB"]), [1.0, 4.0], hz_ref=0.27)
+        dh = (eps_a[t] - eps_b[t]) / (2.4 - 1.3)
+        assert hzt == pytest.approx(0.27 + dh, abs=1e-10)
+        assert ft == pytest.approx(1.2 + eps_a[t] + 1.3 * dh, abs=1e-10)
+    with pytest.raises(ValueError, match="G >= 2"):
+        lines_crossing(mean[:1], [1.0])
 
 
 def test_missing_models_and_valleys_outside_the_grid():

@@ -25,6 +25,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -79,14 +81,11 @@ def valley_coefficients(
     ``frame``: the parent stars; ``abundances``: element -> (y, yerr) (N,)
     [dex]. Models without a positive halo mass are skipped (none at all: an
     empty table with these columns, since one h_z of a workflow's grid may
-    have none; :func:`oti.pipeline.valley_tables` refuses an empty grid). Actions are
-    solved once per model, at the solar height ``zsun`` [pc] and vertical
-    velocity ``vzsun`` [km/s] (a2 depends on them too: use fitted values, e.g.
-    the joint constraint's, where there are any); trial t resamples the
-    stars with ``SeedSequence([seed, t])`` as every other stage does, and the
-    neighbour lists of a (model, trial) are shared by all elements (they do
-    not depend on the abundances). Returns one row per (element, hz, mdisk_f,
-    trial) with a2, a2_err [dex] and n_stars.
+    have none; :func:`oti.pipeline.valley_tables` refuses an empty grid). The
+    deviations come from :func:`model_deviations` (a2 depends on ``zsun``
+    [pc] and ``vzsun`` [km/s] too: use fitted values, e.g. the joint
+    constraint's, where there are any). Returns one row per (element, hz,
+    mdisk_f, trial) with a2, a2_err [dex] and n_stars.
     """
     if n_bootstrap < 2:
         raise ValueError(f"valleys.n_bootstrap must be >= 2, got {n_bootstrap}")
@@ -101,12 +100,55 @@ def valley_coefficients(
         log.warning("valleys: no (f, h_z) model with h_z in %s has a positive halo mass; no rows",
                     list(hz_values))
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in VALLEY_COLUMNS.items()})
-    kk = k + 1 if _is_smooth(weighting) else k
-    xyz, vxyz = frame(zsun, vzsun)
-    resamples = [resample_index(n, seed, t) for t in range(n_bootstrap)]
     log.info("valleys: %d models x %d trials, %d elements, at zsun=%.6g pc, vzsun=%.6g km/s",
              len(models), n_bootstrap, len(abundances), zsun, vzsun)
     rows = []
+    for m in model_deviations(frame, abundances, models, seed, n_bootstrap, k, weighting,
+                              backend, order, zsun, vzsun):
+        for el, (d, s) in m.deviations.items():
+            c, cov = fit_fourier(m.theta_z, d, s)
+            rows.append({"element": el, "hz": m.hz, "mdisk_f": m.f, "trial": m.trial, "a2": c[3],
+                         "a2_err": float(np.sqrt(cov[3, 3])), "n_stars": m.index.size})
+    return pd.DataFrame(rows, columns=list(VALLEY_COLUMNS))
+
+
+@dataclass(frozen=True)
+class ModelDeviations:
+    """The abundance deviations of one bootstrap resample in one grid model.
+
+    ``index`` (M,): the resampled rows of the parent sample whose actions
+    were solved; ``actions`` (M, 3): their (J_R, L_z, J_z) [kpc km/s] in this
+    model; ``theta_z`` (M,) [rad]; ``deviations``: element -> (Delta,
+    sigma_Delta) (M,) [dex].
+    """
+
+    f: float
+    hz: float
+    trial: int
+    index: np.ndarray
+    actions: np.ndarray
+    theta_z: np.ndarray
+    deviations: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def model_deviations(
+    frame: FastFrame, abundances: dict[str, tuple[np.ndarray, np.ndarray]],
+    models: list[tuple[float, float]], seed: int, n_bootstrap: int, k: int,
+    weighting: str = "uniform", backend: str = "fast", order: int = 10,
+    zsun: float = K.ZSUN_PC, vzsun: float = K.VSUN_KMS[2],
+) -> Iterator[ModelDeviations]:
+    """Yield the deviations of every (model, trial) of :func:`valley_coefficients`, model by model.
+
+    Actions are solved once per model (f, h_z) at the solar height ``zsun``
+    [pc] and vertical velocity ``vzsun`` [km/s]; trial t resamples the stars
+    with ``SeedSequence([seed, t])``; a (model, trial)'s neighbour lists are
+    shared by all elements. Stars whose actions fail are dropped, with a count
+    in the log.
+    """
+    kk = k + 1 if _is_smooth(weighting) else k
+    xyz, vxyz = frame(zsun, vzsun)
+    n = len(frame)
+    resamples = [resample_index(n, seed, t) for t in range(n_bootstrap)]
     t0 = time.perf_counter()
     for i, (f, hz) in enumerate(models):
         act = action_arrays(MassModel(f, hz), xyz, vxyz, backend=backend, order=order)
@@ -118,15 +160,12 @@ def valley_coefficients(
         for t, idx in enumerate(resamples):
             idx = idx[ok[idx]]
             nbr = neighbour_indices(J[idx] / K.ACTION_SCALE, kk, idx)
-            for el, (y, e) in abundances.items():
-                d, s = abundance_deviation(J[idx], y[idx], e[idx], k=k, source_index=idx,
-                                           nbr=nbr, weighting=weighting)
-                c, cov = fit_fourier(act["theta_z"][idx], d, s)
-                rows.append({"element": el, "hz": hz, "mdisk_f": f, "trial": t,
-                             "a2": c[3], "a2_err": float(np.sqrt(cov[3, 3])), "n_stars": idx.size})
+            yield ModelDeviations(f, hz, t, idx, J[idx], act["theta_z"][idx], {
+                el: abundance_deviation(J[idx], y[idx], e[idx], k=k, source_index=idx, nbr=nbr,
+                                        weighting=weighting)
+                for el, (y, e) in abundances.items()})
         log.info("valleys: model %d/%d (f=%.2f, hz=%.3f kpc) done, %.1f s elapsed",
                  i + 1, len(models), f, hz, time.perf_counter() - t0)
-    return pd.DataFrame(rows, columns=list(VALLEY_COLUMNS))
 
 
 def valley_curves(coeffs: pd.DataFrame, force_z: float | None = None) -> pd.DataFrame:
@@ -230,16 +269,45 @@ def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame
     h_z values cross.
     """
     out = []
-    for el, g in coeffs.groupby("element", sort=False):  # in the order of the elements given
-        hzs, mean_f, per_trial = _crossings(g, linearised=True)
-        f_ref, slope = _line(hzs, mean_f, hz_ref)
-        lines = np.array([_line(hzs, row, hz_ref) for row in per_trial])
+    for el, (f_ref, slope, lines, n_hz) in valley_line_trials(coeffs, hz_ref).items():
         lines = lines[np.all(np.isfinite(lines), axis=1)]
         err = lines.std(axis=0, ddof=1) if len(lines) > 1 else np.full(2, np.nan)
         out.append({"element": el, "hz_ref": float(hz_ref), "f_ref": f_ref, "f_ref_err": float(err[0]),
                     "df_dhz": slope, "df_dhz_err": float(err[1]),
-                    "n_hz": int(np.isfinite(mean_f).sum()), "n_trials_line": len(lines)})
+                    "n_hz": n_hz, "n_trials_line": len(lines)})
     return pd.DataFrame(out)
+
+
+def valley_line_trials(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC
+                       ) -> dict[str, tuple[float, float, np.ndarray, int]]:
+    """Per element (in the order given): the valley line's ``f_ref``, ``df_dhz``,
+    the same line fitted to each trial's linearised crossings ``(trials, 2)``
+    (NaN rows where fewer than two h_z cross), and the number of h_z values
+    whose mean curve crosses (see :func:`valley_lines`)."""
+    out = {}
+    for el, g in coeffs.groupby("element", sort=False):
+        hzs, mean_f, per_trial = _crossings(g, linearised=True)
+        f_ref, slope = _line(hzs, mean_f, hz_ref)
+        lines = np.array([_line(hzs, row, hz_ref) for row in per_trial]).reshape(-1, 2)
+        out[el] = (f_ref, slope, lines, int(np.isfinite(mean_f).sum()))
+    return out
+
+
+def lines_crossing(lines: np.ndarray, weights: np.ndarray, hz_ref: float = K.HZ_KPC) -> tuple[float, float]:
+    """The (f, h_z [kpc]) nearest to the lines f = a_g + b_g (h_z - hz_ref), ``lines`` (G, 2).
+
+    Weighted least squares in f with ``weights`` (G,); two lines at different
+    slopes cross exactly. Used to ask whether valleys of different star
+    groups (e.g. J_z ranges, ``studies/valley_jz_split.py``) break the
+    degeneracy: nearly parallel lines give a crossing with a huge error.
+    """
+    lines = np.asarray(lines, dtype=np.float64)
+    if lines.ndim != 2 or lines.shape[1] != 2 or lines.shape[0] < 2:
+        raise ValueError(f"need (G >= 2, 2) lines (f_ref, df_dhz), got shape {lines.shape}")
+    sw = np.sqrt(np.asarray(weights, dtype=np.float64))
+    design = np.column_stack([np.ones(len(lines)), -lines[:, 1]]) * sw[:, None]
+    (f, dh), *_ = np.linalg.lstsq(design, lines[:, 0] * sw, rcond=None)
+    return float(f), float(hz_ref + dh)
 
 
 def valley_vertical_force(coeffs: pd.DataFrame, z_kpc: float, exclude=()) -> pd.DataFrame:
