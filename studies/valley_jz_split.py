@@ -84,27 +84,28 @@ def binned_a2(parent_path: str, elements: list[str], f_values: list[float], hz: 
 
 def analyse(coeffs: pd.DataFrame, hz_ref: float, truth: dict | None) -> pd.DataFrame:
     """Print the lines per (element, bin), the elements' mean line per bin and the bins' crossing."""
-    from oti.valleys import lines_crossing, valley_line_trials
+    from oti.valleys import lines_crossing, valley_line_trials, valley_lines
 
     out, per_bin = [], {}
     for b, g in coeffs.groupby("jz_bin"):
+        tab = valley_lines(g, hz_ref)
+        n_stars = g.groupby("element", sort=False)["n_stars"].median().astype(int)
+        out.append(tab.assign(jz_bin=b, n_stars=tab["element"].map(n_stars)))
+        if b < 0:
+            continue
         trials = valley_line_trials(g, hz_ref)
-        keep = []
-        for el, (f_ref, slope, lines, n_hz) in trials.items():
-            fin = lines[np.all(np.isfinite(lines), axis=1)]
-            err = fin.std(axis=0, ddof=1) if len(fin) > 1 else np.full(2, np.nan)
-            out.append({"jz_bin": b, "element": el, "n_stars": int(g[g.element == el].n_stars.median()),
-                        "f_ref": f_ref, "f_ref_err": err[0], "df_dhz": slope, "df_dhz_err": err[1],
-                        "n_hz": n_hz, "n_trials_line": len(fin)})
-            # an element counts in the bin's mean line only if every trial has a line
-            if np.isfinite(f_ref) and len(fin) == len(lines) and len(fin) > 1:
-                keep.append((np.array([f_ref, slope]), lines, 1.0 / err**2))
-        if b >= 0 and keep:
+        # an element counts in the bin's mean line only if every trial has a line
+        keep = [(np.array([r.f_ref, r.df_dhz]), trials[r.element][2],
+                 1.0 / np.array([r.f_ref_err, r.df_dhz_err]) ** 2)
+                for r in tab.itertuples()
+                if np.isfinite(r.f_ref) and 1 < r.n_trials_line == len(trials[r.element][2])]
+        if keep:
             w = np.array([k[2] for k in keep])
             mean = (w * np.array([k[0] for k in keep])).sum(0) / w.sum(0)
             per_t = (w[:, None, :] * np.array([k[1] for k in keep])).sum(0) / w.sum(0)
             per_bin[b] = (mean, per_t, len(keep))
-    table = pd.DataFrame(out)
+    table = pd.concat(out, ignore_index=True)[
+        ["jz_bin", "element", "n_stars", "f_ref", "f_ref_err", "df_dhz", "df_dhz_err", "n_hz", "n_trials_line"]]
     print(f"valley lines f = f_ref + df_dhz (h_z - {hz_ref}) per J_z bin (-1: all stars)")
     print(table.round(3).to_string(index=False))
     print("\nper J_z bin, the elements' inverse-variance mean line (errors: scatter over trials)")

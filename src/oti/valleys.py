@@ -159,9 +159,10 @@ def model_deviations(
         J = np.column_stack([act["J_R"], act["L_z"], act["J_z"]])
         for t, idx in enumerate(resamples):
             idx = idx[ok[idx]]
-            nbr = neighbour_indices(J[idx] / K.ACTION_SCALE, kk, idx)
-            yield ModelDeviations(f, hz, t, idx, J[idx], act["theta_z"][idx], {
-                el: abundance_deviation(J[idx], y[idx], e[idx], k=k, source_index=idx, nbr=nbr,
+            Ji = J[idx]
+            nbr = neighbour_indices(Ji / K.ACTION_SCALE, kk, idx)
+            yield ModelDeviations(f, hz, t, idx, Ji, act["theta_z"][idx], {
+                el: abundance_deviation(Ji, y[idx], e[idx], k=k, source_index=idx, nbr=nbr,
                                         weighting=weighting)
                 for el, (y, e) in abundances.items()})
         log.info("valleys: model %d/%d (f=%.2f, hz=%.3f kpc) done, %.1f s elapsed",
