@@ -10,8 +10,12 @@ A trial evaluates the objective ~100 times at nearby points, and each
 evaluation's neighbour search can start from the previous evaluation's lists
 (:class:`oti.deviation.NeighbourMemory`, which also keeps the k-d tree and
 refits it). This script runs the same trials twice, once as the workflow
-does (lists and tree carried over) and once with every search started cold, checks that the results are identical, and prints the
-median wall time per trial and per evaluation, split by stage.
+does (lists and tree carried over) and once with every search started
+cold, checks that the results are identical, and prints the median wall
+time per trial and per evaluation, split by stage; the deviation stage is
+split further into the k-d tree build or refit, the neighbour query of the
+distinct stars, the re-query of those whose copies left them short of K
+rows, the expansion of star lists into rows, and the local mean.
 Without ``--parent`` it uses a synthetic thin-disk sample of ``--n`` stars.
 """
 
@@ -22,9 +26,43 @@ import time
 
 import numpy as np
 
+import oti.deviation as deviation_module
 import oti.objective as objective_module
 from oti.deviation import NeighbourMemory
+from oti.neighbours import Tree
 from oti.objective import TrialSettings, run_trial
+
+#: sub-stages of the deviation, in print order
+_SUBSTAGES = ("  tree build/refit", "  query", "  re-query short", "  lists -> rows", "  local mean")
+#: seconds spent in each sub-stage since the last evaluation ended
+_SUB: dict[str, float] = dict.fromkeys(_SUBSTAGES, 0.0)
+
+
+def _timed(fn, stage):
+    """``fn`` with its wall time added to ``_SUB``: ``stage`` is a name or a
+    function of the call's arguments that returns one."""
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            name = stage if isinstance(stage, str) else stage(*args, **kwargs)
+            _SUB[name] += time.perf_counter() - t0
+    return wrapper
+
+
+def _query_stage(self, k, subset=None, hint=None):
+    return "  query" if subset is None else "  re-query short"
+
+
+# every call the deviation makes to these goes through the module or class
+# attribute, so the wrappers see them all (the timings include the wrapper's
+# ~1 us, negligible against milliseconds)
+Tree.__init__ = _timed(Tree.__init__, "  tree build/refit")
+Tree.moved = _timed(Tree.moved, "  tree build/refit")
+Tree.query = _timed(Tree.query, _query_stage)
+deviation_module._collect_rows = _timed(deviation_module._collect_rows, "  lists -> rows")
+deviation_module.local_mean = _timed(deviation_module.local_mean, "  local mean")
 
 
 class _ColdMemory(NeighbourMemory):
@@ -69,9 +107,11 @@ def _run(frame, y, yerr, trials, settings, memory_cls):
     original = objective_module.Objective.evaluate
 
     def timed(self, p):
+        for name in _SUB:
+            _SUB[name] = 0.0
         ev = original(self, p)
         if ev.timings:
-            stages.append(ev.timings)
+            stages.append({**ev.timings, **_SUB})
         return ev
 
     objective_module.Objective.evaluate = timed
@@ -111,15 +151,17 @@ def main() -> None:
     )
     print(f"N = {len(y)}, K = {a.k}, {a.weighting}, backend {a.backend}, trials {trials}")
     print(f"results identical with and without hints: {same}")
-    print(f"{'':22s}{'cold':>10s}{'hints':>10s}{'ratio':>8s}")
+    print(f"{'':28s}{'cold':>10s}{'hints':>10s}{'ratio':>8s}")
     wall = {n: float(np.median([r['wall_s'] for r in rows])) for n, (rows, _) in res.items()}
     nfev = [r["nfev"] for r in res["hints"][0]]
-    print(f"{'s per trial (median)':22s}{wall['cold']:10.2f}{wall['hints']:10.2f}"
+    print(f"{'s per trial (median)':28s}{wall['cold']:10.2f}{wall['hints']:10.2f}"
           f"{wall['cold'] / wall['hints']:8.2f}   ({nfev} evaluations)")
-    for stage in res["hints"][1][0]:
+    order = [k for k in res["hints"][1][0] if k not in _SUBSTAGES]
+    order[order.index("deviation") + 1:order.index("deviation") + 1] = _SUBSTAGES
+    for stage in order:
         c = float(np.median([s[stage] for s in res["cold"][1]]))
         h = float(np.median([s[stage] for s in res["hints"][1]]))
-        print(f"{'ms/eval ' + stage:22s}{1e3 * c:10.1f}{1e3 * h:10.1f}{c / max(h, 1e-12):8.2f}")
+        print(f"{'ms/eval ' + stage:28s}{1e3 * c:10.1f}{1e3 * h:10.1f}{c / max(h, 1e-12):8.2f}")
 
 
 if __name__ == "__main__":
