@@ -22,7 +22,7 @@ from .constraints import (
     Constraint, a2_crossing, constraints_table,
     derived_quantities, element_constraint, joint_constraint_from_trials,
 )
-from .deviation import abundance_deviation
+from .deviation import NeighbourMemory, abundance_deviation
 from .fourier import COEFF_NAMES, fit_fourier
 from .frame import FastFrame
 from .objective import TrialSettings, run_trial
@@ -119,6 +119,9 @@ def grid_coefficients(
     e_all = parent[f"{element}_ERR"].to_numpy(np.float64)
     rows, binned = [], []
     edges = np.linspace(0, 2 * np.pi, n_bins + 1)
+    # each trial's neighbour lists and k-d tree, carried from one f to the
+    # next, where the actions have moved a little (speed only)
+    memories = [NeighbourMemory() for _ in range(n_bootstrap)]
     t0 = time.perf_counter()
     for f in sorted(grid_actions):
         tab = grid_actions[f]
@@ -140,7 +143,7 @@ def grid_coefficients(
             idx = resample_index(len(parent), seed, t)
             idx = idx[ok[idx]]
             dd, ss = abundance_deviation(J_all[idx], y_all[idx], e_all[idx], k=k, source_index=idx,
-                                          weighting=weighting)
+                                          weighting=weighting, memory=memories[t])
             c, cov = fit_fourier(th_all[idx], dd, ss)
             row = {"element": element, "mdisk_f": f, "trial": t, "n_stars": idx.size}
             row.update({n: v for n, v in zip(COEFF_NAMES, c)})

@@ -35,7 +35,7 @@ from . import constants as K
 from .actions import action_arrays
 from .bootstrap import resample_index
 from .constraints import _zero_crossing, a2_crossing
-from .deviation import _is_smooth, abundance_deviation, neighbour_indices
+from .deviation import NeighbourMemory, _is_smooth, abundance_deviation, neighbour_indices
 from .fourier import fit_fourier
 from .frame import FastFrame
 from .potential import MassModel, solve_halo_mass
@@ -149,6 +149,9 @@ def model_deviations(
     xyz, vxyz = frame(zsun, vzsun)
     n = len(frame)
     resamples = [resample_index(n, seed, t) for t in range(n_bootstrap)]
+    # each resample's neighbour lists and k-d tree, carried from one model to
+    # the next, where the actions have moved a little (speed only)
+    memories = [NeighbourMemory() for _ in resamples]
     t0 = time.perf_counter()
     for i, (f, hz) in enumerate(models):
         act = action_arrays(MassModel(f, hz), xyz, vxyz, backend=backend, order=order)
@@ -160,7 +163,7 @@ def model_deviations(
         for t, idx in enumerate(resamples):
             idx = idx[ok[idx]]
             Ji = J[idx]
-            nbr = neighbour_indices(Ji / K.ACTION_SCALE, kk, idx)
+            nbr = neighbour_indices(Ji / K.ACTION_SCALE, kk, idx, memories[t])
             yield ModelDeviations(f, hz, t, idx, Ji, act["theta_z"][idx], {
                 el: abundance_deviation(Ji, y[idx], e[idx], k=k, source_index=idx, nbr=nbr,
                                         weighting=weighting)
