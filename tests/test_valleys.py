@@ -159,9 +159,13 @@ def test_valley_a2_equals_the_grid_experiment_at_the_same_model():
     coeffs, curves, lines, force = valleys(parent, ["O_FE", "FE_H"], fs, [0.28], seed=3, n_bootstrap=3, k=16,
                                     weighting="epanechnikov")
     assert len(coeffs) == 2 * 3 * 3
+    # rows list models, then trials, then elements, whatever order the work ran in
+    assert list(zip(coeffs["mdisk_f"], coeffs["trial"], coeffs["element"])) == [
+        (f, t, el) for f in fs for t in range(3) for el in ("O_FE", "FE_H")]
     grid = {f: compute_actions(parent, f) for f in fs}
     for el in ("O_FE", "FE_H"):
         g, _ = grid_coefficients(parent, grid, el, seed=3, n_bootstrap=3, k=16, weighting="epanechnikov")
+        assert list(zip(g["mdisk_f"], g["trial"])) == [(f, t) for f in fs for t in range(3)]
         mine = coeffs[coeffs["element"] == el].sort_values(["mdisk_f", "trial"])
         theirs = g.sort_values(["mdisk_f", "trial"])
         np.testing.assert_allclose(mine["a2"].to_numpy(), theirs["a2"].to_numpy(), rtol=0, atol=1e-14)

@@ -117,17 +117,15 @@ def grid_coefficients(
     element_index(element)  # an unknown name fails here, before any work
     y_all = parent[element].to_numpy(np.float64)
     e_all = parent[f"{element}_ERR"].to_numpy(np.float64)
-    rows, binned = [], []
+    binned = []
     edges = np.linspace(0, 2 * np.pi, n_bins + 1)
-    # each trial's neighbour lists and k-d tree, carried from one f to the
-    # next, where the actions have moved a little (speed only)
-    memories = [NeighbourMemory() for _ in range(n_bootstrap)]
-    t0 = time.perf_counter()
+    models = []  # per f: (f, J (N, 3), theta_z (N,), ok (N,))
     for f in sorted(grid_actions):
         tab = grid_actions[f]
         ok = tab["ok"].to_numpy()
         J_all = tab[["J_R", "L_z", "J_z"]].to_numpy()
         th_all = tab["theta_z"].to_numpy()
+        models.append((f, J_all, th_all, ok))
         # the full sample, for the display histogram
         good = np.flatnonzero(ok)
         d, s = abundance_deviation(J_all[good], y_all[good], e_all[good], k=k, weighting=weighting)
@@ -139,19 +137,25 @@ def grid_coefficients(
             "mdisk_f": f, "theta_lo": edges[:-1], "theta_hi": edges[1:],
             "mean_delta": mean, "n": cnt,
         }))
-        for t in range(n_bootstrap):
-            idx = resample_index(len(parent), seed, t)
-            idx = idx[ok[idx]]
+    rows = {}  # (f, trial) -> row; the table lists f, then trials
+    t0 = time.perf_counter()
+    for t in range(n_bootstrap):
+        resample = resample_index(len(parent), seed, t)
+        # the trial's neighbour lists and k-d tree, carried from one f to the
+        # next, where the actions have moved a little (speed only)
+        memory = NeighbourMemory()
+        for f, J_all, th_all, ok in models:
+            idx = resample[ok[resample]]
             dd, ss = abundance_deviation(J_all[idx], y_all[idx], e_all[idx], k=k, source_index=idx,
-                                          weighting=weighting, memory=memories[t])
+                                          weighting=weighting, memory=memory)
             c, cov = fit_fourier(th_all[idx], dd, ss)
             row = {"element": element, "mdisk_f": f, "trial": t, "n_stars": idx.size}
             row.update({n: v for n, v in zip(COEFF_NAMES, c)})
             row.update({f"{n}_err": v for n, v in zip(COEFF_NAMES, np.sqrt(np.diag(cov)))})
-            rows.append(row)
-        log.info("%s: grid f=%.2f done (%d trials, %.1f s elapsed)", element, f, n_bootstrap,
-                 time.perf_counter() - t0)
-    return pd.DataFrame(rows), pd.concat(binned, ignore_index=True)
+            rows[(f, t)] = row
+        log.info("%s: grid trial %d/%d done (%d models, %.1f s elapsed)", element, t + 1, n_bootstrap,
+                 len(models), time.perf_counter() - t0)
+    return pd.DataFrame([rows[key] for key in sorted(rows)]), pd.concat(binned, ignore_index=True)
 
 
 def grid_crossings(grid_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

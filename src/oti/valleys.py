@@ -102,14 +102,16 @@ def valley_coefficients(
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in VALLEY_COLUMNS.items()})
     log.info("valleys: %d models x %d trials, %d elements, at zsun=%.6g pc, vzsun=%.6g km/s",
              len(models), n_bootstrap, len(abundances), zsun, vzsun)
-    rows = []
+    rows = {}  # (model, trial) -> rows of its elements; the table lists models, then trials
     for m in model_deviations(frame, abundances, models, seed, n_bootstrap, k, weighting,
                               backend, order, zsun, vzsun):
+        key = (models.index((m.f, m.hz)), m.trial)
         for el, (d, s) in m.deviations.items():
             c, cov = fit_fourier(m.theta_z, d, s)
-            rows.append({"element": el, "hz": m.hz, "mdisk_f": m.f, "trial": m.trial, "a2": c[3],
-                         "a2_err": float(np.sqrt(cov[3, 3])), "n_stars": m.index.size})
-    return pd.DataFrame(rows, columns=list(VALLEY_COLUMNS))
+            rows.setdefault(key, []).append(
+                {"element": el, "hz": m.hz, "mdisk_f": m.f, "trial": m.trial, "a2": c[3],
+                 "a2_err": float(np.sqrt(cov[3, 3])), "n_stars": m.index.size})
+    return pd.DataFrame([r for key in sorted(rows) for r in rows[key]], columns=list(VALLEY_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -137,39 +139,42 @@ def model_deviations(
     weighting: str = "uniform", backend: str = "fast", order: int = 10,
     zsun: float = K.ZSUN_PC, vzsun: float = K.VSUN_KMS[2],
 ) -> Iterator[ModelDeviations]:
-    """Yield the deviations of every (model, trial) of :func:`valley_coefficients`, model by model.
+    """Yield the deviations of every (model, trial) of :func:`valley_coefficients`, trial by trial.
 
     Actions are solved once per model (f, h_z) at the solar height ``zsun``
-    [pc] and vertical velocity ``vzsun`` [km/s]; trial t resamples the stars
-    with ``SeedSequence([seed, t])``; a (model, trial)'s neighbour lists are
-    shared by all elements. Stars whose actions fail are dropped, with a count
-    in the log.
+    [pc] and vertical velocity ``vzsun`` [km/s], all models first; then each
+    trial t (stars resampled with ``SeedSequence([seed, t])``) runs through
+    the models in the given order, carrying its neighbour lists and k-d tree
+    from one model to the next (speed only), so one trial's lists are held
+    at a time. A (model, trial)'s neighbour lists are shared by all
+    elements. Stars whose actions fail are dropped, with a count in the log.
     """
     kk = k + 1 if _is_smooth(weighting) else k
     xyz, vxyz = frame(zsun, vzsun)
     n = len(frame)
-    resamples = [resample_index(n, seed, t) for t in range(n_bootstrap)]
-    # each resample's neighbour lists and k-d tree, carried from one model to
-    # the next, where the actions have moved a little (speed only)
-    memories = [NeighbourMemory() for _ in resamples]
     t0 = time.perf_counter()
-    for i, (f, hz) in enumerate(models):
+    solved = []  # per model: (J (N, 3), theta_z (N,), ok (N,))
+    for f, hz in models:
         act = action_arrays(MassModel(f, hz), xyz, vxyz, backend=backend, order=order)
         ok = act["ok"]
         if not ok.all():
             log.info("valleys: f=%.2f hz=%.3f: %d stars failed in the action solver and are dropped",
                      f, hz, int(ok.size - ok.sum()))
-        J = np.column_stack([act["J_R"], act["L_z"], act["J_z"]])
-        for t, idx in enumerate(resamples):
-            idx = idx[ok[idx]]
+        solved.append((np.column_stack([act["J_R"], act["L_z"], act["J_z"]]), act["theta_z"], ok))
+    log.info("valleys: actions of %d models solved, %.1f s", len(models), time.perf_counter() - t0)
+    for t in range(n_bootstrap):
+        resample = resample_index(n, seed, t)
+        memory = NeighbourMemory()
+        for (f, hz), (J, theta_z, ok) in zip(models, solved):
+            idx = resample[ok[resample]]
             Ji = J[idx]
-            nbr = neighbour_indices(Ji / K.ACTION_SCALE, kk, idx, memories[t])
-            yield ModelDeviations(f, hz, t, idx, Ji, act["theta_z"][idx], {
+            nbr = neighbour_indices(Ji / K.ACTION_SCALE, kk, idx, memory)
+            yield ModelDeviations(f, hz, t, idx, Ji, theta_z[idx], {
                 el: abundance_deviation(Ji, y[idx], e[idx], k=k, source_index=idx, nbr=nbr,
                                         weighting=weighting)
                 for el, (y, e) in abundances.items()})
-        log.info("valleys: model %d/%d (f=%.2f, hz=%.3f kpc) done, %.1f s elapsed",
-                 i + 1, len(models), f, hz, time.perf_counter() - t0)
+        log.info("valleys: trial %d/%d done (%d models), %.1f s elapsed",
+                 t + 1, n_bootstrap, len(models), time.perf_counter() - t0)
 
 
 def valley_curves(coeffs: pd.DataFrame, force_z: float | None = None) -> pd.DataFrame:
