@@ -233,3 +233,36 @@ def test_resample_estimates_once_per_star_equal_row_level(weighting):
     nb_u = nbr[first]
     np.testing.assert_allclose(local_mean_numpy(pts, y, nb_u, weighting, at=first),
                                local_mean(pts, y, nb_u, weighting, at=first), rtol=1e-10, atol=1e-12)
+
+
+def test_bootstrap_deviations_equal_one_off_deviations_trial_by_trial():
+    """Shared searches, carried lists and one local mean per distinct star
+    change nothing: every (model, trial) equals a fresh abundance_deviation
+    of each label, and the models run in order within each trial."""
+    from oti.bootstrap import resample_index
+    from oti.deviation import bootstrap_deviations
+
+    rng = np.random.default_rng(5)
+    n = 800
+    base = rng.normal(size=(n, 3)) * [300.0, 2000.0, 20.0]
+    models = []
+    for m in range(3):  # the actions move a little from model to model; some stars fail
+        ok = rng.random(n) > 0.02 * m
+        models.append((base * (1.0 + 0.02 * m) + rng.normal(0.0, 1.0, (n, 3)), ok))
+    labels = {"a": (rng.normal(size=n), rng.uniform(0.01, 0.02, n)),
+              "b": (base[:, 2] / 50.0, np.full(n, 0.03))}
+    seen = []
+    for i, t, idx, dev in bootstrap_deviations(models, labels, seed=4, n_bootstrap=3, k=12,
+                                               weighting="epanechnikov"):
+        seen.append((t, i))
+        J, ok = models[i]
+        r = resample_index(n, 4, t)
+        np.testing.assert_array_equal(idx, r[ok[r]])
+        for name, (y, e) in labels.items():
+            d, s = abundance_deviation(J[idx], y[idx], e[idx], k=12, source_index=idx,
+                                       weighting="epanechnikov")
+            np.testing.assert_array_equal(dev[name][0], d)
+            np.testing.assert_array_equal(dev[name][1], s)
+    assert seen == [(t, i) for t in range(3) for i in range(3)]
+    with pytest.raises(ValueError, match="same stars"):
+        next(bootstrap_deviations([models[0], (models[1][0][:10], models[1][1][:10])], labels, 4, 2, 12))

@@ -24,11 +24,18 @@ of the sample and at steep density gradients.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Iterator
+
 import numba
 import numpy as np
 
 from . import constants as K
+from .bootstrap import resample_index
 from .neighbours import Tree, knn
+
+log = logging.getLogger(__name__)
 
 #: relative size below which sum_k w_k counts as degenerate (fallback to mean)
 DEGENERATE_RTOL = 1e-12
@@ -389,15 +396,76 @@ def abundance_deviation(
     not depend on the element): K columns for uniform, K + 1 for epanechnikov.
     ``memory``: see :func:`neighbour_indices` (speed only).
     """
+    if nbr is None and source_index is not None:
+        return resample_deviations(actions, {"y": (y, yerr)}, k, source_index, weighting, memory,
+                                   action_scale)["y"]
     points = np.asarray(actions, dtype=np.float64) / action_scale
     y = np.asarray(y, dtype=np.float64)
+    if nbr is None:
+        nbr = neighbour_indices(points, k + 1 if _is_smooth(weighting) else k, None)
+    return y - local_mean(points, y, nbr, weighting), np.asarray(yerr, dtype=np.float64).copy()
+
+
+def resample_deviations(
+    actions: np.ndarray,
+    labels: dict[str, tuple[np.ndarray, np.ndarray]],
+    k: int,
+    source_index: np.ndarray,
+    weighting: str = "uniform",
+    memory: NeighbourMemory | None = None,
+    action_scale: float = K.ACTION_SCALE,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """:func:`abundance_deviation` of several labels on one bootstrap resample, one neighbour search.
+
+    ``actions`` (N, 3) [kpc km/s] of the resampled rows, ``source_index``
+    (N,) their original stars; ``labels``: name -> (y, yerr) (N,) [dex].
+    Copies of a star share its neighbours, hence its estimate, so the local
+    mean is computed once per distinct star. Returns name -> (delta,
+    sigma_delta).
+    """
+    points = np.asarray(actions, dtype=np.float64) / action_scale
     kk = k + 1 if _is_smooth(weighting) else k
-    if nbr is None and source_index is not None:
-        # copies of a star share its neighbours, hence its estimate
-        nbr_u, first, inverse = _resample_neighbours(points, kk, source_index, memory, per_star=True)
-        est = local_mean(points, y, nbr_u, weighting, at=first)[inverse]
-    else:
-        if nbr is None:
-            nbr = neighbour_indices(points, kk, None)
-        est = local_mean(points, y, nbr, weighting)
-    return y - est, np.asarray(yerr, dtype=np.float64).copy()
+    nbr_u, first, inverse = _resample_neighbours(points, kk, source_index, memory, per_star=True)
+    out = {}
+    for name, (y, yerr) in labels.items():
+        y = np.asarray(y, dtype=np.float64)
+        out[name] = (y - local_mean(points, y, nbr_u, weighting, at=first)[inverse],
+                     np.asarray(yerr, dtype=np.float64).copy())
+    return out
+
+
+def bootstrap_deviations(
+    models: list[tuple[np.ndarray, np.ndarray]],
+    labels: dict[str, tuple[np.ndarray, np.ndarray]],
+    seed: int,
+    n_bootstrap: int,
+    k: int,
+    weighting: str = "uniform",
+    what: str = "deviations",
+) -> Iterator[tuple[int, int, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]]:
+    """The deviations of every bootstrap trial in every model, trial by trial.
+
+    ``models``: per model, (actions (N, 3) [kpc km/s], ok (N,) bool: solved)
+    of the same N parent stars; ``labels``: name -> (y, yerr) (N,) [dex] of
+    the parent stars. Trial t resamples the stars with
+    :func:`oti.bootstrap.resample_index` and drops the unsolved rows. Yields
+    (model number, t, index (M,) of the resampled rows, name -> (delta,
+    sigma_delta) (M,)), models in the given order within each trial: a
+    trial's neighbour lists and k-d tree are carried from one model to the
+    next, where the actions have moved a little (speed only), and only one
+    trial's are held at a time. ``what`` labels the progress log.
+    """
+    if not models or any(len(ok) != len(models[0][1]) for _, ok in models):
+        raise ValueError("bootstrap_deviations: need at least one model, all of the same stars")
+    n = len(models[0][1])
+    t0 = time.perf_counter()
+    for t in range(n_bootstrap):
+        resample = resample_index(n, seed, t)
+        memory = NeighbourMemory()
+        for i, (J, ok) in enumerate(models):
+            idx = resample[ok[resample]]
+            yield i, t, idx, resample_deviations(
+                J[idx], {name: (y[idx], e[idx]) for name, (y, e) in labels.items()}, k, idx,
+                weighting, memory)
+        log.info("%s: trial %d/%d done (%d models, %.1f s elapsed)", what, t + 1, n_bootstrap,
+                 len(models), time.perf_counter() - t0)

@@ -17,12 +17,11 @@ import pandas as pd
 
 from . import constants as K
 from .actions import actions_angles, drop_failures
-from .bootstrap import resample_index
 from .constraints import (
     Constraint, a2_crossing, constraints_table,
     derived_quantities, element_constraint, joint_constraint_from_trials,
 )
-from .deviation import NeighbourMemory, abundance_deviation
+from .deviation import abundance_deviation, bootstrap_deviations
 from .fourier import COEFF_NAMES, fit_fourier
 from .frame import FastFrame
 from .objective import TrialSettings, run_trial
@@ -138,23 +137,15 @@ def grid_coefficients(
             "mean_delta": mean, "n": cnt,
         }))
     rows = {}  # (f, trial) -> row; the table lists f, then trials
-    t0 = time.perf_counter()
-    for t in range(n_bootstrap):
-        resample = resample_index(len(parent), seed, t)
-        # the trial's neighbour lists and k-d tree, carried from one f to the
-        # next, where the actions have moved a little (speed only)
-        memory = NeighbourMemory()
-        for f, J_all, th_all, ok in models:
-            idx = resample[ok[resample]]
-            dd, ss = abundance_deviation(J_all[idx], y_all[idx], e_all[idx], k=k, source_index=idx,
-                                          weighting=weighting, memory=memory)
-            c, cov = fit_fourier(th_all[idx], dd, ss)
-            row = {"element": element, "mdisk_f": f, "trial": t, "n_stars": idx.size}
-            row.update({n: v for n, v in zip(COEFF_NAMES, c)})
-            row.update({f"{n}_err": v for n, v in zip(COEFF_NAMES, np.sqrt(np.diag(cov)))})
-            rows[(f, t)] = row
-        log.info("%s: grid trial %d/%d done (%d models, %.1f s elapsed)", element, t + 1, n_bootstrap,
-                 len(models), time.perf_counter() - t0)
+    for i, t, idx, dev in bootstrap_deviations([(J, ok) for _, J, _, ok in models],
+                                               {element: (y_all, e_all)}, seed, n_bootstrap, k,
+                                               weighting, what=f"{element} grid"):
+        f, _, th_all, _ = models[i]
+        c, cov = fit_fourier(th_all[idx], *dev[element])
+        row = {"element": element, "mdisk_f": f, "trial": t, "n_stars": idx.size}
+        row.update({n: v for n, v in zip(COEFF_NAMES, c)})
+        row.update({f"{n}_err": v for n, v in zip(COEFF_NAMES, np.sqrt(np.diag(cov)))})
+        rows[(f, t)] = row
     return pd.DataFrame([rows[key] for key in sorted(rows)]), pd.concat(binned, ignore_index=True)
 
 

@@ -33,9 +33,8 @@ import pandas as pd
 
 from . import constants as K
 from .actions import action_arrays
-from .bootstrap import resample_index
 from .constraints import _zero_crossing, a2_crossing
-from .deviation import NeighbourMemory, _is_smooth, abundance_deviation, neighbour_indices
+from .deviation import bootstrap_deviations
 from .fourier import fit_fourier
 from .frame import FastFrame
 from .potential import MassModel, solve_halo_mass
@@ -149,9 +148,7 @@ def model_deviations(
     at a time. A (model, trial)'s neighbour lists are shared by all
     elements. Stars whose actions fail are dropped, with a count in the log.
     """
-    kk = k + 1 if _is_smooth(weighting) else k
     xyz, vxyz = frame(zsun, vzsun)
-    n = len(frame)
     t0 = time.perf_counter()
     solved = []  # per model: (J (N, 3), theta_z (N,), ok (N,))
     for f, hz in models:
@@ -162,19 +159,10 @@ def model_deviations(
                      f, hz, int(ok.size - ok.sum()))
         solved.append((np.column_stack([act["J_R"], act["L_z"], act["J_z"]]), act["theta_z"], ok))
     log.info("valleys: actions of %d models solved, %.1f s", len(models), time.perf_counter() - t0)
-    for t in range(n_bootstrap):
-        resample = resample_index(n, seed, t)
-        memory = NeighbourMemory()
-        for (f, hz), (J, theta_z, ok) in zip(models, solved):
-            idx = resample[ok[resample]]
-            Ji = J[idx]
-            nbr = neighbour_indices(Ji / K.ACTION_SCALE, kk, idx, memory)
-            yield ModelDeviations(f, hz, t, idx, Ji, theta_z[idx], {
-                el: abundance_deviation(Ji, y[idx], e[idx], k=k, source_index=idx, nbr=nbr,
-                                        weighting=weighting)
-                for el, (y, e) in abundances.items()})
-        log.info("valleys: trial %d/%d done (%d models), %.1f s elapsed",
-                 t + 1, n_bootstrap, len(models), time.perf_counter() - t0)
+    for i, t, idx, dev in bootstrap_deviations([(J, ok) for J, _, ok in solved], abundances, seed,
+                                               n_bootstrap, k, weighting, what="valleys"):
+        (f, hz), (J, theta_z, _) = models[i], solved[i]
+        yield ModelDeviations(f, hz, t, idx, J[idx], theta_z[idx], dev)
 
 
 def valley_curves(coeffs: pd.DataFrame, force_z: float | None = None) -> pd.DataFrame:
