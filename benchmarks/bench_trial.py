@@ -14,8 +14,9 @@ does (lists and tree carried over) and once with every search started
 cold, checks that the results are identical, and prints the median wall
 time per trial and per evaluation, split by stage; the deviation stage is
 split further into the k-d tree build or refit, the neighbour query of the
-distinct stars, the re-query of those whose copies left them short of K
-rows, the expansion of star lists into rows, and the local mean.
+distinct stars, the search for those whose copies left them short of K rows
+and their re-query, the expansion of star lists into rows (only for labels
+that differ between copies, so zero here) and the local mean.
 Without ``--parent`` it uses a synthetic thin-disk sample of ``--n`` stars.
 """
 
@@ -33,7 +34,8 @@ from oti.neighbours import Tree
 from oti.objective import TrialSettings, run_trial
 
 #: sub-stages of the deviation, in print order
-_SUBSTAGES = ("  tree build/refit", "  query", "  re-query short", "  lists -> rows", "  local mean")
+_SUBSTAGES = ("  tree build/refit", "  query", "  re-query short", "  short check", "  lists -> rows",
+              "  local mean")
 #: seconds spent in each sub-stage since the last evaluation ended
 _SUB: dict[str, float] = dict.fromkeys(_SUBSTAGES, 0.0)
 
@@ -61,8 +63,10 @@ def _query_stage(self, k, subset=None, hint=None):
 Tree.__init__ = _timed(Tree.__init__, "  tree build/refit")
 Tree.moved = _timed(Tree.moved, "  tree build/refit")
 Tree.query = _timed(Tree.query, _query_stage)
+deviation_module._short_lists = _timed(deviation_module._short_lists, "  short check")
 deviation_module._collect_rows = _timed(deviation_module._collect_rows, "  lists -> rows")
 deviation_module.local_mean = _timed(deviation_module.local_mean, "  local mean")
+deviation_module._local_mean_star_lists = _timed(deviation_module._local_mean_star_lists, "  local mean")
 
 
 class _ColdMemory(NeighbourMemory):

@@ -215,15 +215,20 @@ def test_neighbour_memory_reindexes_lists_to_the_stars_of_now():
     np.testing.assert_array_equal(a[3], [1, 2, 1])
 
 
+@pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("weighting", ["uniform", "epanechnikov"])
-def test_resample_estimates_once_per_star_equal_row_level(weighting):
+def test_resample_estimates_once_per_star_equal_row_level(weighting, shared):
     """abundance_deviation estimates each distinct star once (copies share
-    neighbours); it must equal the row-level estimate exactly."""
+    neighbours), from its list of neighbour stars with their copies counted
+    when the copies share their label (``shared``, as in a bootstrap
+    resample), from the expanded rows otherwise; either must equal the
+    row-level estimate exactly."""
     rng = np.random.default_rng(12)
     n, k = 2500, 20
     base = rng.normal(size=(n, 3)) * [30.0, 200.0, 10.0]
     src = rng.integers(0, n, n)
-    y = np.sin(base[src, 0] / 30.0) + rng.normal(0.0, 0.1, n)
+    noise = rng.normal(0.0, 0.1, n)
+    y = np.sin(base[src, 0] / 30.0) + (noise[src] if shared else noise)
     delta, _ = abundance_deviation(base[src], y, np.full(n, 0.1), k=k, source_index=src,
                                    weighting=weighting)
     pts = base[src] / 30.0

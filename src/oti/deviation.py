@@ -157,19 +157,46 @@ def neighbour_indices(
 
 
 def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray,
-                         memory: NeighbourMemory | None = None, per_star: bool = False):
-    """Neighbours in a bootstrap resample, searched among the distinct stars.
+                         memory: NeighbourMemory | None = None):
+    """Neighbours (N, k) of every row of a bootstrap resample (see :func:`_star_lists`):
+    each distinct star's list of stars expanded into rows, copies in row order."""
+    split, unbr, redo, unbr2 = _star_lists(points, k, source_index, memory)
+    return _expand_star_lists(split, unbr, redo, unbr2, k)[split[2]]
+
+
+def _expand_star_lists(split: tuple, unbr: np.ndarray, redo: np.ndarray, unbr2: np.ndarray,
+                       k: int) -> np.ndarray:
+    """The k neighbour rows (U, k) of each distinct star from the lists of
+    :func:`_star_lists` (copies in row order)."""
+    uniq, first, inverse, counts, rows_sorted, row_start = split
+    out_u, _ = _collect_rows(unbr, np.arange(uniq.size, dtype=np.int64), counts, row_start,
+                             rows_sorted, k)
+    out2, short2 = _collect_rows(unbr2, redo, counts, row_start, rows_sorted, k)
+    if short2.any():
+        raise RuntimeError("neighbour search returned too few non-self neighbours")
+    out_u[redo] = out2
+    return out_u
+
+
+def _star_lists(points: np.ndarray, k: int, source_index: np.ndarray,
+                memory: NeighbourMemory | None = None):
+    """Neighbour lists of the distinct stars of a bootstrap resample.
 
     All copies of a star share one position and one neighbour list (their own
     copies excluded), so the tree holds the U distinct stars and each is
     queried once; walking a star's neighbours in (distance, index) order and
-    taking each neighbour's copies (lowest row first) until K rows are
+    taking each neighbour's copies (lowest row first) until ``k`` rows are
     collected gives exactly the rows a row-level search returns. The first
-    query asks for ``k_first`` distinct stars (copies make fewer than K
-    enough, on average K / 1.58); the few stars that need more are
-    re-queried with K + 1. ``per_star``: return ``(lists, first, inverse)``,
-    one list per distinct star (the star at row ``first[u]``; row r is star
-    ``inverse[r]``), instead of one per row.
+    query asks for ``k_first`` distinct stars (copies make fewer than k
+    enough, on average k / 1.58); the few stars that need more (``redo``)
+    are re-queried with k + 1.
+
+    Returns (split, unbr, redo, unbr2): ``split`` = (distinct sources, first
+    row of each, row -> distinct star, copies of each, rows grouped by star,
+    start of each group); ``unbr`` (U, k_first) distinct-star lists sorted
+    by (distance, index), the star itself included; ``redo`` (R,) the stars
+    whose first list holds fewer than k rows and ``unbr2`` (R, k + 1) their
+    longer lists.
     """
     n = points.shape[0]
     source_index = np.asarray(source_index)
@@ -177,7 +204,8 @@ def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray,
         raise ValueError(f"source_index must have shape ({n},), got {source_index.shape}")
     if memory is None:  # a one-off search: nothing to reuse, nothing kept
         memory = NeighbourMemory()
-    uniq, first, inverse, counts, rows_sorted, row_start = memory.split(source_index)
+    split = memory.split(source_index)
+    uniq, first, inverse, counts, rows_sorted, row_start = split
     u = uniq.size
     if k + counts.max() > n:
         raise ValueError(f"K = {k} neighbours (+{counts.max()} self/copies) need more than the {n} stars")
@@ -186,21 +214,34 @@ def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray,
     k_first = min(u, max(2, int(np.ceil(0.75 * k)) + 1))
     unbr = tree.query(k_first, hint=memory.hint_for(uniq, k_first))[1]
     memory.remember(uniq, k_first, unbr)
-    out_u, short = _collect_rows(unbr, np.arange(u, dtype=np.int64), counts, row_start, rows_sorted, k)
-    if short.any():
-        redo = np.flatnonzero(short)
-        kk = min(u, k + 1)
+    redo = np.flatnonzero(_short_lists(unbr, counts, k)).astype(np.int64)
+    kk = min(u, k + 1)
+    if redo.size:
         unbr2 = tree.query(kk, redo, hint=memory.hint_for(uniq, kk))[1]
         full = np.full((u, kk), -1, dtype=np.int64)
         full[redo] = unbr2
         memory.remember(uniq, kk, full)
-        out2, short2 = _collect_rows(unbr2, redo.astype(np.int64), counts, row_start, rows_sorted, k)
-        if short2.any():
-            raise RuntimeError("neighbour search returned too few non-self neighbours")
-        out_u[redo] = out2
-    if per_star:
-        return out_u, first, inverse
-    return out_u[inverse]
+    else:
+        unbr2 = np.empty((0, kk), dtype=np.int64)
+    return split, unbr, redo, unbr2
+
+
+@numba.njit(cache=True)
+def _short_lists(unbr, counts, k):
+    """Per distinct star u (row u of ``unbr``), whether its list, itself
+    excluded, holds fewer than ``k`` rows (copies counted)."""
+    m_u, kq = unbr.shape
+    short = np.ones(m_u, dtype=np.bool_)
+    for i in range(m_u):
+        m = 0
+        for j in range(kq):
+            v = unbr[i, j]
+            if v != i:
+                m += counts[v]
+                if m >= k:
+                    short[i] = False
+                    break
+    return short
 
 
 @numba.njit(cache=True)
@@ -423,15 +464,118 @@ def resample_deviations(
     mean is computed once per distinct star. Returns name -> (delta,
     sigma_delta).
     """
+    smooth = _is_smooth(weighting)
     points = np.asarray(actions, dtype=np.float64) / action_scale
-    kk = k + 1 if _is_smooth(weighting) else k
-    nbr_u, first, inverse = _resample_neighbours(points, kk, source_index, memory, per_star=True)
+    kk = k + 1 if smooth else k
+    split, unbr, redo, unbr2 = _star_lists(points, kk, source_index, memory)
+    _, first, inverse, counts, _, _ = split
+    upoints = np.ascontiguousarray(points[first])
+    rows = None
     out = {}
     for name, (y, yerr) in labels.items():
         y = np.asarray(y, dtype=np.float64)
-        out[name] = (y - local_mean(points, y, nbr_u, weighting, at=first)[inverse],
-                     np.asarray(yerr, dtype=np.float64).copy())
+        uy = np.ascontiguousarray(y[first])
+        if np.array_equal(uy[inverse], y, equal_nan=True):  # copies share their label
+            est, ok = _local_mean_star_lists(upoints, uy, unbr, redo, unbr2, counts, kk, smooth,
+                                             DEGENERATE_RTOL)
+            if not ok:
+                raise RuntimeError("neighbour search returned too few non-self neighbours")
+        else:  # labels that differ between copies: each neighbour row counts with its own
+            if rows is None:
+                rows = _expand_star_lists(split, unbr, redo, unbr2, kk)
+            est = local_mean(points, y, rows, weighting, at=first)
+        out[name] = (y - est[inverse], np.asarray(yerr, dtype=np.float64).copy())
     return out
+
+
+@numba.njit(cache=True)
+def _local_mean_star_lists(upoints, uy, unbr, redo, unbr2, counts, need, smooth, rtol):
+    """:func:`local_mean` of every distinct star of a resample, from the
+    distinct-star lists of :func:`_star_lists` (``need`` rows: K, or K + 1
+    for the smooth weighting), without expanding them into an (U, need)
+    array of rows.
+
+    ``upoints`` (U, 3), ``uy`` (U,): position and label of each distinct
+    star (its copies share them). Each star's rows (a neighbour star with c
+    copies among them c times) are laid out in small local buffers and
+    summed in row order, so the result is bit-identical to
+    :func:`local_mean` on the expanded rows. Returns (estimates (U,),
+    whether every list held enough rows).
+    """
+    u = upoints.shape[0]
+    out = np.empty(u)
+    slot = np.full(u, -1, dtype=np.int64)
+    for r in range(redo.size):
+        slot[redo[r]] = r
+    d0 = np.empty(need + 4)
+    d1 = np.empty(need + 4)
+    d2 = np.empty(need + 4)
+    yy = np.empty(need + 4)
+    v = np.ones(need)
+    kk = need - 1 if smooth else need
+    for i in range(u):
+        lst = unbr2[slot[i]] if slot[i] >= 0 else unbr[i]
+        x0, x1, x2 = upoints[i, 0], upoints[i, 1], upoints[i, 2]
+        got = 0
+        for j in range(lst.shape[0]):
+            s = lst[j]
+            if s == i:
+                continue
+            e0, e1, e2, ys = upoints[s, 0] - x0, upoints[s, 1] - x1, upoints[s, 2] - x2, uy[s]
+            c = min(counts[s], need - got)
+            # most stars have 1-4 copies: write 4 without branching (the
+            # buffers have room), then any more
+            for m in range(got, got + 4):
+                d0[m] = e0
+                d1[m] = e1
+                d2[m] = e2
+                yy[m] = ys
+            for m in range(got + 4, got + c):
+                d0[m] = e0
+                d1[m] = e1
+                d2[m] = e2
+                yy[m] = ys
+            got += c
+            if got == need:
+                break
+        if got < need:
+            return out, False
+        s0 = float(kk)
+        if smooth:
+            r2 = d0[kk] * d0[kk] + d1[kk] * d1[kk] + d2[kk] * d2[kk]
+            s0 = 0.0
+            for j in range(kk):
+                v[j] = 1.0 - (d0[j] * d0[j] + d1[j] * d1[j] + d2[j] * d2[j]) / r2 if r2 > 0.0 else 1.0
+                s0 += v[j]
+            if not s0 > 0.0:  # every neighbour at the boundary distance: plain mean
+                v[:] = 1.0
+                s0 = float(kk)
+        D0 = 0.0
+        D1 = 0.0
+        D2 = 0.0
+        for j in range(kk):
+            D0 += v[j] * d0[j]
+            D1 += v[j] * d1[j]
+            D2 += v[j] * d2[j]
+        D0 /= s0
+        D1 /= s0
+        D2 /= s0
+        sx = 0.0
+        sxx = 0.0
+        sy = 0.0
+        sxy = 0.0
+        for j in range(kk):
+            t = d0[j] * D0 + d1[j] * D1 + d2[j] * D2
+            sx += v[j] * t
+            sxx += v[j] * t * t
+            sy += v[j] * yy[j]
+            sxy += v[j] * t * yy[j]
+        den = s0 * sxx - sx * sx
+        if np.isfinite(den) and den > rtol * s0 * sxx:
+            out[i] = (sxx * sy - sx * sxy) / den
+        else:
+            out[i] = sy / s0
+    return out, True
 
 
 def bootstrap_deviations(
