@@ -334,55 +334,67 @@ def _is_smooth(weighting: str) -> bool:
     return weighting == "epanechnikov"
 
 
+@numba.njit(cache=True, inline="always")
+def _line_intercept(d0, d1, d2, yy, v, kk, smooth, rtol):
+    """The Appendix-A estimate at x* from its neighbour rows: offsets
+    (d0, d1, d2)[j] = x_j - x* and labels yy[j] for j < kk, plus with
+    ``smooth`` the boundary row kk (R = its distance). ``v`` (>= kk): scratch
+    for the weights, all ones when not ``smooth``. Sums run in row order."""
+    s0 = float(kk)
+    if smooth:
+        r2 = d0[kk] * d0[kk] + d1[kk] * d1[kk] + d2[kk] * d2[kk]
+        s0 = 0.0
+        for j in range(kk):
+            v[j] = 1.0 - (d0[j] * d0[j] + d1[j] * d1[j] + d2[j] * d2[j]) / r2 if r2 > 0.0 else 1.0
+            s0 += v[j]
+        if not s0 > 0.0:  # every neighbour at the boundary distance: plain mean
+            v[:] = 1.0
+            s0 = float(kk)
+    D0 = 0.0
+    D1 = 0.0
+    D2 = 0.0
+    for j in range(kk):
+        D0 += v[j] * d0[j]
+        D1 += v[j] * d1[j]
+        D2 += v[j] * d2[j]
+    D0 /= s0
+    D1 /= s0
+    D2 /= s0
+    sx = 0.0
+    sxx = 0.0
+    sy = 0.0
+    sxy = 0.0
+    for j in range(kk):
+        t = d0[j] * D0 + d1[j] * D1 + d2[j] * D2
+        sx += v[j] * t
+        sxx += v[j] * t * t
+        sy += v[j] * yy[j]
+        sxy += v[j] * t * yy[j]
+    den = s0 * sxx - sx * sx
+    if np.isfinite(den) and den > rtol * s0 * sxx:
+        return (sxx * sy - sx * sxy) / den
+    return sy / s0
+
+
 @numba.njit(cache=True)
 def _local_mean_kernel(points, y, nbr, smooth, rtol, at):
-    n = nbr.shape[0]
-    kk = nbr.shape[1] - 1 if smooth else nbr.shape[1]
+    n, width = nbr.shape
+    kk = width - 1 if smooth else width
     out = np.empty(n)
-    v = np.ones(kk)
+    d0 = np.empty(width)
+    d1 = np.empty(width)
+    d2 = np.empty(width)
+    yy = np.empty(width)
+    v = np.ones(width)
     for i in range(n):
         x0, x1, x2 = points[at[i], 0], points[at[i], 1], points[at[i], 2]
-        s0 = float(kk)
-        if smooth:
-            c = nbr[i, kk]
-            e0, e1, e2 = points[c, 0] - x0, points[c, 1] - x1, points[c, 2] - x2
-            r2 = e0 * e0 + e1 * e1 + e2 * e2
-            s0 = 0.0
-            for j in range(kk):
-                c = nbr[i, j]
-                e0, e1, e2 = points[c, 0] - x0, points[c, 1] - x1, points[c, 2] - x2
-                v[j] = 1.0 - (e0 * e0 + e1 * e1 + e2 * e2) / r2 if r2 > 0.0 else 1.0
-                s0 += v[j]
-            if not s0 > 0.0:  # every neighbour at the boundary distance: plain mean
-                v[:] = 1.0
-                s0 = float(kk)
-        D0 = 0.0
-        D1 = 0.0
-        D2 = 0.0
-        for j in range(kk):
+        for j in range(width):
             c = nbr[i, j]
-            D0 += v[j] * (points[c, 0] - x0)
-            D1 += v[j] * (points[c, 1] - x1)
-            D2 += v[j] * (points[c, 2] - x2)
-        D0 /= s0
-        D1 /= s0
-        D2 /= s0
-        sx = 0.0
-        sxx = 0.0
-        sy = 0.0
-        sxy = 0.0
-        for j in range(kk):
-            c = nbr[i, j]
-            t = (points[c, 0] - x0) * D0 + (points[c, 1] - x1) * D1 + (points[c, 2] - x2) * D2
-            sx += v[j] * t
-            sxx += v[j] * t * t
-            sy += v[j] * y[c]
-            sxy += v[j] * t * y[c]
-        den = s0 * sxx - sx * sx
-        if np.isfinite(den) and den > rtol * s0 * sxx:
-            out[i] = (sxx * sy - sx * sxy) / den
-        else:
-            out[i] = sy / s0
+            d0[j] = points[c, 0] - x0
+            d1[j] = points[c, 1] - x1
+            d2[j] = points[c, 2] - x2
+            yy[j] = y[c]
+        out[i] = _line_intercept(d0, d1, d2, yy, v, kk, smooth, rtol)
     return out
 
 
@@ -540,41 +552,7 @@ def _local_mean_star_lists(upoints, uy, unbr, redo, unbr2, counts, need, smooth,
                 break
         if got < need:
             return out, False
-        s0 = float(kk)
-        if smooth:
-            r2 = d0[kk] * d0[kk] + d1[kk] * d1[kk] + d2[kk] * d2[kk]
-            s0 = 0.0
-            for j in range(kk):
-                v[j] = 1.0 - (d0[j] * d0[j] + d1[j] * d1[j] + d2[j] * d2[j]) / r2 if r2 > 0.0 else 1.0
-                s0 += v[j]
-            if not s0 > 0.0:  # every neighbour at the boundary distance: plain mean
-                v[:] = 1.0
-                s0 = float(kk)
-        D0 = 0.0
-        D1 = 0.0
-        D2 = 0.0
-        for j in range(kk):
-            D0 += v[j] * d0[j]
-            D1 += v[j] * d1[j]
-            D2 += v[j] * d2[j]
-        D0 /= s0
-        D1 /= s0
-        D2 /= s0
-        sx = 0.0
-        sxx = 0.0
-        sy = 0.0
-        sxy = 0.0
-        for j in range(kk):
-            t = d0[j] * D0 + d1[j] * D1 + d2[j] * D2
-            sx += v[j] * t
-            sxx += v[j] * t * t
-            sy += v[j] * yy[j]
-            sxy += v[j] * t * yy[j]
-        den = s0 * sxx - sx * sx
-        if np.isfinite(den) and den > rtol * s0 * sxx:
-            out[i] = (sxx * sy - sx * sxy) / den
-        else:
-            out[i] = sy / s0
+        out[i] = _line_intercept(d0, d1, d2, yy, v, kk, smooth, rtol)
     return out, True
 
 
