@@ -172,10 +172,13 @@ def test_hint_never_changes_the_answer():
     bad[3::7] = prev[3::7, 1:2]           # one point k times: a far too tight bound
     bad[1::7, 0] = n + 3                  # out of range
     bad[2::7, 2] = -1                     # unknown
+    few_bad = prev.copy()
+    few_bad[[0, 1, 1500, n - 1], 0] = -1  # a few groups of queries fall back to the plain search
     hints = {
         "previous lists": prev,
         "random": rng.integers(0, n, (n, k)),
         "corrupted": bad,
+        "a few corrupted": few_bad,
         "too narrow": prev[:, : k - 1],
         "wrong shape": prev[:-1],
     }
@@ -193,6 +196,33 @@ def test_hint_never_changes_the_answer():
         sub = rng.choice(n, 300, replace=False)
         d, i = tree.query(k, sub, hint=prev)
         assert np.array_equal(i, i0[sub]) and np.array_equal(d, d0[sub])
+        refit = Tree(pts).moved(moved)  # old topology, refitted boxes
+        for h in (prev, few_bad):
+            d, i = refit.query(k, hint=h)
+            assert np.array_equal(i, i0) and np.array_equal(d, d0), jitter
+
+
+def test_hinted_search_with_exact_duplicates():
+    """A bootstrap resample repeats points: ties at distance 0 and equal
+    distances are ordered by index with or without hints (grouped search)."""
+    from oti.neighbours import Tree
+
+    rng = np.random.default_rng(5)
+    base = _action_like(1500, rng)
+    pts = base[rng.integers(0, 1500, 3000)]
+    k = 12
+    d0, i0 = Tree(pts).query(k)
+    dc, ic = cKDTree(pts).query(pts, k)
+    np.testing.assert_array_equal(d0, dc)
+    for jitter in (0.0, 1e-3, 0.1):
+        moved = pts + rng.normal(0.0, jitter, pts.shape)
+        moved[1::2] = moved[::2]  # pairs of exact duplicates
+        tree = Tree(moved)
+        dr, ir = tree.query(k)
+        d, i = tree.query(k, hint=i0)
+        assert np.array_equal(i, ir) and np.array_equal(d, dr), jitter
+        # rows sorted by (distance, index)
+        assert np.all((np.diff(dr, axis=1) > 0) | ((np.diff(dr, axis=1) == 0) & (np.diff(ir, axis=1) > 0)))
 
 
 def test_moved_tree_reuses_topology_and_stays_exact():
