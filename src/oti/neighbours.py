@@ -509,7 +509,11 @@ def _query_grouped(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k
     n = tx.shape[0]
     lim_nb, bd, bi, sd, si, hist, stack = _buffers(k, leaf_size)
     qbound = np.empty(n, np.float64)
-    cand = np.empty(node_lo.shape[0], np.int64)
+    n_nodes = node_lo.shape[0]
+    cbox = np.empty((6, n_nodes))
+    cdist = np.empty(n_nodes)
+    clo = np.empty(n_nodes, np.int64)
+    chi = np.empty(n_nodes, np.int64)
     stamp = np.full(n, -1, np.int64)
     for g in range(groups.shape[0]):
         gn = groups[g]
@@ -550,7 +554,10 @@ def _query_grouped(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k
                 stack[sp + 1] = c
                 sp += 2
             else:
-                cand[nc] = node
+                for a in range(6):
+                    cbox[a, nc] = box[node, a]
+                clo[nc] = node_lo[node]
+                chi[nc] = node_hi[node]
                 nc += 1
         for q in range(lo, hi):
             row = rowmap[perm[q]]
@@ -560,12 +567,16 @@ def _query_grouped(tx, ty, tz, ox, oy, oz, perm, node_lo, node_hi, child, box, k
             qy = ty[q]
             qz = tz[q]
             bound = qbound[q]
+            for c in range(nc):
+                ex = max(max(cbox[0, c] - qx, qx - cbox[3, c]), 0.0)
+                ey = max(max(cbox[1, c] - qy, qy - cbox[4, c]), 0.0)
+                ez = max(max(cbox[2, c] - qz, qz - cbox[5, c]), 0.0)
+                cdist[c] = ex * ex + ey * ey + ez * ez
             nb = 0
             for c in range(nc):
-                node = cand[c]
-                if _box_dist2(box, node, qx, qy, qz) > bound:
+                if cdist[c] > bound:
                     continue
-                nb = _scan_leaf(tx, ty, tz, perm, node_lo[node], node_hi[node], qx, qy, qz,
+                nb = _scan_leaf(tx, ty, tz, perm, clo[c], chi[c], qx, qy, qz,
                                 bound, bd, bi, nb)
                 if nb > lim_nb:
                     nb, bound = _cut_to_k(bd, bi, nb, k)
