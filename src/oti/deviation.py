@@ -153,13 +153,8 @@ def neighbour_indices(
         if not ok:
             raise RuntimeError("neighbour search returned too few non-self neighbours")
         return out
-    return _resample_neighbours(points, k, source_index, memory)
-
-
-def _resample_neighbours(points: np.ndarray, k: int, source_index: np.ndarray,
-                         memory: NeighbourMemory | None = None):
-    """Neighbours (N, k) of every row of a bootstrap resample (see :func:`_star_lists`):
-    each distinct star's list of stars expanded into rows, copies in row order."""
+    # a bootstrap resample: each distinct star's list of stars (see
+    # _star_lists) expanded into rows, copies in row order
     split, unbr, redo, unbr2 = _star_lists(points, k, source_index, memory)
     return _expand_star_lists(split, unbr, redo, unbr2, k)[split[2]]
 
@@ -168,7 +163,7 @@ def _expand_star_lists(split: tuple, unbr: np.ndarray, redo: np.ndarray, unbr2: 
                        k: int) -> np.ndarray:
     """The k neighbour rows (U, k) of each distinct star from the lists of
     :func:`_star_lists` (copies in row order)."""
-    uniq, first, inverse, counts, rows_sorted, row_start = split
+    uniq, _, _, counts, rows_sorted, row_start = split
     out_u, _ = _collect_rows(unbr, np.arange(uniq.size, dtype=np.int64), counts, row_start,
                              rows_sorted, k)
     out2, short2 = _collect_rows(unbr2, redo, counts, row_start, rows_sorted, k)
@@ -205,7 +200,7 @@ def _star_lists(points: np.ndarray, k: int, source_index: np.ndarray,
     if memory is None:  # a one-off search: nothing to reuse, nothing kept
         memory = NeighbourMemory()
     split = memory.split(source_index)
-    uniq, first, inverse, counts, rows_sorted, row_start = split
+    uniq, first, _, counts, _, _ = split
     u = uniq.size
     if k + counts.max() > n:
         raise ValueError(f"K = {k} neighbours (+{counts.max()} self/copies) need more than the {n} stars")
