@@ -12,8 +12,10 @@ from oti.catalog import (
     ELEMENTS,
     PARENT_COLUMNS,
     CatalogError,
+    _bits_clear,
     build_parent_sample,
     in_polygon,
+    merge_cuts,
     write_parent_sample,
 )
 
@@ -285,3 +287,44 @@ def test_dr17_astrometry_sentinel_is_missing(small_mock, tmp_path):
                                          astrometry="dr17")[1][["cut", "n_removed"]].T.values))
     removed = dict(zip(cut["cut"], cut["n_removed"]))
     assert removed["finite_kinematics"] > base["finite_kinematics"]
+
+
+def test_rv_sentinel_is_missing(small_mock, tmp_path):
+    """VHELIO_AVG = -9999 (the pre-DR17 missing value) never reaches the parent sample."""
+    def sentinel_rv(c):
+        if c.name == "VHELIO_AVG":
+            a = np.array(c.array, np.float32)
+            a[:50] = -9999.0
+            return fits.Column(name=c.name, format="E", array=a)
+        return c
+
+    src = _rewrite(small_mock["allstar"], tmp_path / "rv.fits", replace=sentinel_rv)
+    p, cut, _ = build_parent_sample(src, small_mock["gaia"], ALL)
+    _, base, _ = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL)
+    assert (p["rv"] > -9998).all()
+    removed = dict(zip(cut["cut"], cut["n_removed"]))
+    assert removed["finite_kinematics"] > dict(zip(base["cut"], base["n_removed"]))["finite_kinematics"]
+
+
+def test_target_bits_merge_per_column(small_mock, default_run):
+    merged = merge_cuts({"target_bits": {"APOGEE2_TARGET3": [5]}})["target_bits"]
+    assert merged == {**DEFAULT_CUTS["target_bits"], "APOGEE2_TARGET3": [5]}
+    assert merge_cuts({"target_bits": {}})["target_bits"] == DEFAULT_CUTS["target_bits"]
+    # one column overridden: the other columns' cuts still run, in the same order
+    _, cut, _ = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL,
+                                    {"target_bits": {"APOGEE2_TARGET3": [5, 14, 15]}})
+    assert cut["cut"].tolist() == default_run[1]["cut"].tolist()
+    assert cut["n_remaining"].tolist() == default_run[1]["n_remaining"].tolist()
+
+
+def test_bits_beyond_the_stored_width_are_refused(small_mock):
+    """Bit 40 of an int32 targeting column used to test the sign-extended bit 31."""
+    with pytest.raises(CatalogError, match=r"target_bits\.APOGEE2_TARGET1.*\[40\].*32-bit"):
+        build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL,
+                            {"target_bits": {"APOGEE2_TARGET1": [9, 40]}})
+    # bit 31 of a 32-bit mask is bit 31 only
+    v = np.array([-2**31, 2**31 - 1, 0], np.int32).view(np.uint32)
+    np.testing.assert_array_equal(_bits_clear(v, [31], "c"), [False, True, True])
+    np.testing.assert_array_equal(_bits_clear(v, [0], "c"), [True, False, True])
+    with pytest.raises(CatalogError, match=r"bits 0-31"):
+        _bits_clear(v, [32], "c")

@@ -23,8 +23,9 @@ order, each one a row of the cut flow:
 10. ``parallax``           parallax > parallax_min_mas
 11. ``parallax_snr``       parallax / parallax_error > parallax_snr_min
 12. ``finite_kinematics``  (if ``require_finite_kinematics``, default on)
-                           finite ra, dec, pmra, pmdec and VHELIO_AVG, needed
-                           by the Galactocentric transform (not in the paper)
+                           finite ra, dec, pmra, pmdec and VHELIO_AVG (not
+                           -9999), needed by the Galactocentric transform (not
+                           in the paper)
 13. ``finite_abundances``  finite value and error of every element in use
                            (-9999, the pre-DR17 missing value, counts as missing)
 14. ``duplicates``         one row per APOGEE_ID: the highest SNR
@@ -148,10 +149,12 @@ def _open_table(path: str | os.PathLike):
 
 
 def _read_columns(path, kinds: dict[str, str]) -> dict[str, np.ndarray]:
-    """Read ``kinds`` = {column: 'str' | 'float' | 'int'} from a FITS table.
+    """Read ``kinds`` = {column: 'str' | 'float' | 'int' | 'bits'} from a FITS table.
 
-    Numbers come back native-endian (float64 / int64 / uint64), strings as
-    stripped Python str arrays. Missing columns and wrong dtypes raise
+    Numbers come back native-endian (float64 / int64 / uint64); bitmasks
+    ('bits') as unsigned integers of their stored width, so that bit 31 of an
+    int32 column stays bit 31 (widening a signed column would copy it into
+    bits 32-63); strings as stripped Python str arrays. Missing columns and wrong dtypes raise
     :class:`CatalogError` naming the file and the column.
     """
     hdul, hdu = _open_table(path)
@@ -187,9 +190,13 @@ def _read_columns(path, kinds: dict[str, str]) -> dict[str, np.ndarray]:
                 a = a.astype(np.float64)
             elif kind == "int":
                 if k not in "iu":
+                    raise CatalogError(f"{path}: column {col} has dtype {a.dtype}, expected an integer")
+                a = a.astype(np.uint64 if k == "u" else np.int64)
+            elif kind == "bits":
+                if k not in "iu":
                     raise CatalogError(f"{path}: column {col} has dtype {a.dtype}, "
                                        f"expected an integer bitmask")
-                a = a.astype(np.uint64 if k == "u" else np.int64)
+                a = a.astype(a.dtype.newbyteorder("=")).view(f"u{a.dtype.itemsize}")
             else:  # pragma: no cover
                 raise ValueError(kind)
             out[col] = a
@@ -200,13 +207,18 @@ def _read_columns(path, kinds: dict[str, str]) -> dict[str, np.ndarray]:
 
 # -------------------------------------------------------------------- masks
 def _bits_clear(values: np.ndarray, bits, column: str) -> np.ndarray:
-    """True where none of ``bits`` is set in the integer array ``values``."""
+    """True where none of ``bits`` is set in the integer array ``values``.
+
+    A bit beyond the column's stored width (e.g. 32 for an int32 bitmask)
+    is an error, not silently a test of some other bit.
+    """
     if len(bits) == 0:
         return np.ones(values.shape, bool)
-    top = 64 if values.dtype.kind == "u" else 63
+    top = 8 * values.dtype.itemsize - (values.dtype.kind != "u")
     bad = [b for b in bits if not 0 <= int(b) < top]
     if bad:
-        raise CatalogError(f"cut {column}: bit(s) {bad} out of range for dtype {values.dtype}")
+        raise CatalogError(f"cut {column}: bit(s) {bad} out of range for a {8 * values.dtype.itemsize}-bit "
+                           f"column (dtype {values.dtype}; bits 0-{top - 1})")
     mask = 0
     for b in bits:
         mask |= 1 << int(b)
@@ -229,8 +241,17 @@ def in_polygon(x: np.ndarray, y: np.ndarray, vertices) -> np.ndarray:
     return inside & np.isfinite(x) & np.isfinite(y)
 
 
-def _merge_cuts(cuts: dict | None) -> dict:
-    c = {**DEFAULT_CUTS, **(cuts or {})}
+def merge_cuts(cuts: dict | None) -> dict:
+    """:data:`DEFAULT_CUTS` updated by ``cuts``; ``target_bits`` merges per column.
+
+    So ``{"target_bits": {"APOGEE2_TARGET3": [5]}}`` changes that column's
+    bits and keeps the other columns' (``[]`` switches a column's cut off).
+    Unknown keys raise :class:`CatalogError`.
+    """
+    cuts = dict(cuts or {})
+    c = {**DEFAULT_CUTS, **cuts}
+    if "target_bits" in cuts:
+        c["target_bits"] = {**DEFAULT_CUTS["target_bits"], **(cuts["target_bits"] or {})}
     unknown = sorted(set(c) - set(DEFAULT_CUTS))
     if unknown:
         raise CatalogError(f"unknown cut key(s): {', '.join(unknown)}")
@@ -263,7 +284,7 @@ def build_parent_sample(
     Raises :class:`CatalogError` for a missing/unreadable file or column, a
     wrong dtype, or an empty result (naming the file, column or cut).
     """
-    c = _merge_cuts(cuts)
+    c = merge_cuts(cuts)
     elements = list(elements)
     if not elements:
         raise CatalogError("no elements requested")
@@ -282,17 +303,17 @@ def build_parent_sample(
     target_cols = list(c["target_bits"])
     kinds: dict[str, str] = {
         "APOGEE_ID": "str", "VHELIO_AVG": "float", "TEFF": "float", "LOGG": "float",
-        "SNR": "float", "M_H": "float", "ALPHA_M": "float", "ASPCAPFLAG": "int",
+        "SNR": "float", "M_H": "float", "ALPHA_M": "float", "ASPCAPFLAG": "bits",
     }
     for el in elements:
         kinds[el] = "float"
         kinds[el + "_ERR"] = "float"
     for col in target_cols:
-        kinds[col] = "int"
+        kinds[col] = "bits"
     if c["use_starflag"]:
-        kinds["STARFLAG"] = "int"
+        kinds["STARFLAG"] = "bits"
     if c["require_memberflag_zero"]:
-        kinds["MEMBERFLAG"] = "int"
+        kinds["MEMBERFLAG"] = "bits"
     kinds_base = set(kinds)
     if astrometry == "dr17":
         for out, col in DR17_ASTROMETRY.items():
@@ -374,10 +395,11 @@ def build_parent_sample(
         apply("parallax_snr", p / pe > c["parallax_snr_min"],
               f"parallax / parallax_error > {c['parallax_snr_min']}")
         if c["require_finite_kinematics"]:
-            kin = ["ra", "dec", "pmra", "pmdec", "VHELIO_AVG"]
+            kin = df[["ra", "dec", "pmra", "pmdec", "VHELIO_AVG"]].to_numpy()
+            rv = df["VHELIO_AVG"].to_numpy()
             apply("finite_kinematics",
-                  np.all(np.isfinite(df[kin].to_numpy()), axis=1),
-                  "finite ra, dec, pmra, pmdec, VHELIO_AVG")
+                  np.all(np.isfinite(kin), axis=1) & (rv > MISSING_SENTINEL),
+                  "finite ra, dec, pmra, pmdec, VHELIO_AVG (-9999 counts as missing)")
         ab = [e for el in elements for e in (el, el + "_ERR")]
         abv = df[ab].to_numpy()
         apply("finite_abundances", np.all(np.isfinite(abv) & (abv > MISSING_SENTINEL), axis=1),

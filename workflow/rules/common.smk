@@ -7,7 +7,7 @@ from pathlib import Path
 
 import oti
 
-from oti.catalog import DEFAULT_CUTS
+from oti.catalog import CatalogError, merge_cuts
 
 DATASET = config["dataset"]
 # where parallaxes and proper motions come from (dataset dr17; the mock always
@@ -26,10 +26,10 @@ for _el in config["exclude_from_joint"] + config["grid"]["elements"]:
             f"is not in config key 'elements' ({', '.join(ELEMENTS)})"
         )
 
-CUTS = {**DEFAULT_CUTS, **config["cuts"]}
-_unknown_cuts = sorted(set(config["cuts"]) - set(DEFAULT_CUTS))
-if _unknown_cuts:
-    raise ValueError(f"config: unknown key(s) under 'cuts': {', '.join(_unknown_cuts)}")
+try:
+    CUTS = merge_cuts(config["cuts"])
+except CatalogError as _exc:
+    raise ValueError(f"config key 'cuts': {_exc}") from None
 
 
 #: written by rule compile_kernels once the numba kernels are in the on-disk
