@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from oti import constants as K
-from oti.actions import actions_angles, drop_failures, galpy_staeckel, staeckel_delta, to_table
+from oti.actions import actions_angles, drop_failures, galpy_staeckel, staeckel_delta, to_table, wrap_angle
 from oti.potential import MassModel
 from oti.synthetic import disk_snapshot
 
@@ -91,3 +91,15 @@ def test_failures_flagged_and_counted(caplog):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="backend"):
         actions_angles(MassModel(), np.zeros((3, 1)), np.zeros((3, 1)), backend="nope")
+
+
+def test_wrap_angle_is_half_open():
+    """np.mod(-1e-20, 2 pi) is exactly 2 pi; wrapped angles stay in [0, 2 pi)."""
+    raw = np.array([-1e-20, -1e-17, 0.0, 2 * np.pi, 7.0, -np.pi, np.nan])
+    assert np.mod(raw[0], 2 * np.pi) == 2 * np.pi  # the trap itself
+    out = wrap_angle(raw)
+    fin = np.isfinite(out)
+    assert np.isnan(out[-1]) and fin[:-1].all()
+    assert np.all((out[fin] >= 0) & (out[fin] < 2 * np.pi))
+    # the same angle, to rounding
+    np.testing.assert_allclose(np.exp(1j * out[fin]), np.exp(1j * raw[fin]), atol=1e-15)

@@ -46,6 +46,17 @@ _VO = K.VCIRC_KMS
 BACKENDS = ("galpy", "fast", "fast-scalar")
 
 
+def wrap_angle(angle: np.ndarray) -> np.ndarray:
+    """Angles [rad] (any shape) mapped into [0, 2 pi); NaN stays NaN.
+
+    ``np.mod`` alone returns exactly 2 pi for tiny negative inputs (-1e-20
+    rounds up to the modulus), which would break the half-open range.
+    """
+    wrapped = np.mod(angle, 2 * np.pi)
+    wrapped[wrapped >= 2 * np.pi] = 0.0
+    return wrapped
+
+
 def staeckel_delta(model: MassModel, xyz: np.ndarray, vxyz: np.ndarray) -> np.ndarray:
     """Per-star focal distance delta [kpc] from gala; xyz [kpc], vxyz [km/s], (3, N).
 
@@ -156,9 +167,9 @@ def to_arrays(nat: np.ndarray, delta_kpc: np.ndarray) -> dict[str, np.ndarray]:
         "Omega_R": om_r * fscale,
         "Omega_phi": om_p * fscale,
         "Omega_z": om_z * fscale,
-        "theta_R": np.mod(th_r, 2 * np.pi),
-        "theta_phi": np.mod(th_p, 2 * np.pi),
-        "theta_z": np.mod(th_z, 2 * np.pi),
+        "theta_R": wrap_angle(th_r),
+        "theta_phi": wrap_angle(th_p),
+        "theta_z": wrap_angle(th_z),
     }
     if not ok.all():
         for col in out.values():
