@@ -138,6 +138,18 @@ def test_derived_quantities():
     assert 0.1 < d["ratio_err"] < 0.4
 
 
+def test_derived_quantities_count_samples_without_a_halo(caplog):
+    """Near f = 1.75 some samples have no valid halo; they are counted, not silently dropped."""
+    c = Constraint("high", np.array([1.72, 0.27, 17.0, 8.8]), np.diag([0.05, 0.01, 1.0, 0.2]) ** 2, 10)
+    with caplog.at_level("WARNING", logger="oti.constraints"):
+        d = derived_quantities(c, n_samples=400)
+    assert np.isfinite(d["ratio_err"])
+    msgs = [r.getMessage() for r in caplog.records if "no valid halo" in r.getMessage()]
+    assert len(msgs) == 1 and msgs[0].startswith("high: ")
+    n = int(msgs[0].split(": ")[1].split(" of ")[0])
+    assert 0 < n < 400
+
+
 def test_recovery_verdict_names_the_parameters_outside():
     from oti.pipeline import recovery, recovery_markdown
 

@@ -13,6 +13,7 @@ Mdisk/Mhalo(< 8.1 kpc), propagated by sampling the joint Gaussian.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ import pandas as pd
 
 from . import constants as K
 from .potential import MassModel
+
+log = logging.getLogger(__name__)
 
 PARAMS = list(K.PARAM_NAMES)
 
@@ -118,8 +121,9 @@ def joint_constraint_from_trials(
 def derived_quantities(c: Constraint, n_samples: int = 4096, seed: int = 0) -> dict[str, float]:
     """Mdisk [Msun] and Mdisk/Mhalo(< 8.1 kpc) with 1-sigma errors, by sampling N(mean, cov).
 
-    Samples outside the model's bounds (f <= 0.4 etc.) are kept for Mdisk; the
-    mass ratio uses the analytic spherical enclosed masses at 8.1 kpc as gala
+    Samples outside the model's bounds (f <= 0.4 etc.) are kept for Mdisk;
+    samples without a valid halo are left out of the mass ratio, with a
+    warning that counts them. The mass ratio uses the analytic spherical enclosed masses at 8.1 kpc as gala
     ``mass_enclosed`` defines them (checked against gala in the tests).
     """
     rng = np.random.default_rng(seed)
@@ -127,6 +131,9 @@ def derived_quantities(c: Constraint, n_samples: int = 4096, seed: int = 0) -> d
     mdisk = s[:, 0] * K.MDISK_STAR_MSUN
     ratio = np.array([_ratio_fast(f, hz) for f, hz in s[:, :2]])
     ok = np.isfinite(ratio)
+    if not ok.all():
+        log.warning("%s: %d of %d samples of N(mean, cov) have no valid halo (f too high or h_z <= 0) "
+                    "and are left out of the mass ratio's error", c.name, ok.size - ok.sum(), ok.size)
     return {
         "mdisk": float(c.mean[0] * K.MDISK_STAR_MSUN),
         "mdisk_err": float(np.std(mdisk, ddof=1)),

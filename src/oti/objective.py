@@ -212,8 +212,9 @@ def run_trial(
         "wall_s": time.perf_counter() - t0,
     }
     log.info(
-        "element %d trial %d: %s after %d evaluations (%.1f s): f=%.4f hz=%.4f zsun=%.2f vzsun=%.3f",
+        "element %d trial %d: %s after %d evaluations (%.1f s): f=%.4f hz=%.4f zsun=%.2f vzsun=%.3f; "
+        "%d stars dropped by the action solver at the best point",
         element_index, trial_index, "converged" if out["converged"] else "NOT converged",
-        out["nfev"], out["wall_s"], *best,
+        out["nfev"], out["wall_s"], *best, ev.n_failed,
     )
     return out
