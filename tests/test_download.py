@@ -28,6 +28,7 @@ from oti.download import (
     digest_path,
     download,
     part_path,
+    validator_path,
     verify_existing,
 )
 
@@ -35,6 +36,7 @@ NBYTES = 3_000_000
 DROP_AT = 1_000_000
 DATA = random.Random(20210611).randbytes(NBYTES)
 SHA = hashlib.sha256(DATA).hexdigest()
+DATA2 = random.Random(20211231).randbytes(NBYTES)  # a new upstream version of the file
 
 # Small timeouts and back-offs so that the whole file runs in seconds.
 # (read_timeout is generous so that a loaded CI machine does not time out
@@ -74,10 +76,15 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _serve(self, *, honour_range=True, length=True, drop_at=None, stall_at=None,
-               wrong_range=False):
-        data = self.server.data
+               wrong_range=False, data=None, etag=None, honour_if_range=True):
+        data = self.server.data if data is None else data
         start = self._range_start() if honour_range else None
+        if_range = self.headers.get("If-Range")
+        if start is not None and honour_if_range and if_range is not None and if_range != etag:
+            start = None  # RFC 9110: a changed representation is sent whole (200)
         headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
+        if etag is not None:
+            headers["ETag"] = etag
         if start is not None and start >= len(data):
             self._send(416, {"Content-Range": f"bytes */{len(data)}", "Content-Length": "0"})
             return
@@ -106,6 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
             n = srv.counts.get(path, 0)
             srv.counts[path] = n + 1
             srv.requests.append((path, self.headers.get("Range")))
+            srv.if_ranges.append((path, self.headers.get("If-Range")))
         if path == "/clean.bin":
             self._serve()
         elif path == "/drop.bin":  # first response closes after DROP_AT bytes
@@ -114,6 +122,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve(drop_at=700_000)
         elif path == "/drop-norange.bin":  # drops, then ignores Range (200)
             self._serve(honour_range=False, drop_at=DROP_AT if n == 0 else None)
+        elif path == "/drop-etag.bin":  # drops once; same version (ETag) throughout
+            self._serve(drop_at=DROP_AT if n == 0 else None, etag='"v1"')
+        elif path in ("/changing.bin", "/changing-no-if-range.bin"):
+            # drops once, then the upstream file is replaced by a new version
+            if n == 0:
+                self._serve(drop_at=DROP_AT, etag='"v1"')
+            else:
+                self._serve(data=DATA2, etag='"v2"', honour_if_range=path == "/changing.bin")
         elif path == "/norange.bin":
             self._serve(honour_range=False)
         elif path == "/badrange.bin":  # 206 that starts at 0 whatever was asked
@@ -158,6 +174,7 @@ class LocalServer:
         self.httpd.lock = threading.Lock()
         self.httpd.counts = {}
         self.httpd.requests = []
+        self.httpd.if_ranges = []
         self.httpd.stop = threading.Event()
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever,
@@ -285,6 +302,28 @@ def test_repeated_drops_progress_and_part_is_kept_between_calls(server, tmp_path
     _assert_good(dest)
     assert server.ranges("/always-drop.bin") == [None, "bytes=700000-", "bytes=1400000-",
                                                   "bytes=2100000-", "bytes=2800000-"]
+
+
+def test_resume_sends_if_range_with_the_recorded_etag(server, tmp_path):
+    dest = tmp_path / "cat.fits"
+    download(server.url("/drop-etag.bin"), dest, sha256=SHA, **FAST)
+    _assert_good(dest)
+    assert server.ranges("/drop-etag.bin") == [None, f"bytes={DROP_AT}-"]
+    assert [v for p, v in server.httpd.if_ranges if p == "/drop-etag.bin"] == [None, '"v1"']
+    assert not validator_path(dest).exists()  # cleaned up with the .part
+
+
+@pytest.mark.parametrize("path", ["/changing.bin", "/changing-no-if-range.bin"])
+def test_file_changed_upstream_is_not_spliced(server, tmp_path, path, caplog):
+    """Unpinned, a resume across an upstream change must not splice two versions
+    (whose digest would then be recorded as the truth)."""
+    caplog.set_level(logging.WARNING, logger="oti.download")
+    dest = tmp_path / "cat.fits"
+    download(server.url(path), dest, **FAST)
+    assert dest.read_bytes() == DATA2
+    assert digest_path(dest).read_text().split()[0] == hashlib.sha256(DATA2).hexdigest()
+    assert any("changed upstream" in r.getMessage() for r in caplog.records)
+    assert not validator_path(dest).exists() and not part_path(dest).exists()
 
 
 def test_server_ignoring_range_restarts_from_zero(server, tmp_path, caplog):

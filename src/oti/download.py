@@ -1,7 +1,10 @@
 """Robust HTTP(S) download of the input catalogs.
 
 :func:`download` streams a URL to ``<dest>.part``, resumes an interrupted
-``.part`` with an HTTP ``Range`` request, applies separate connect and read
+``.part`` with an HTTP ``Range`` request (with ``If-Range`` and the ETag or
+Last-Modified of the first response, kept in ``<dest>.part.validator``, so
+that a file replaced upstream in between is fetched whole instead of
+spliced), applies separate connect and read
 timeouts, retries transient failures (connection errors, read timeouts,
 truncated bodies, HTTP 5xx/408/429) with capped exponential back-off, checks
 the expected size and SHA-256 when they are known, and only then renames the
@@ -52,6 +55,7 @@ __all__ = [
     "read_recorded_digest",
     "record_digest",
     "part_path",
+    "validator_path",
     "digest_path",
     "main",
 ]
@@ -122,6 +126,14 @@ def part_path(dest: str | Path) -> Path:
     """``<dest>.part``, where an unfinished download lives."""
     dest = Path(dest)
     return dest.with_name(dest.name + ".part")
+
+
+def validator_path(dest: str | Path) -> Path:
+    """``<dest>.part.validator``: the ETag (or Last-Modified) of the response the
+    ``.part`` came from, sent as ``If-Range`` when resuming so that a file that
+    changed upstream in the meantime is fetched again rather than spliced."""
+    dest = Path(dest)
+    return dest.with_name(dest.name + ".part.validator")
 
 
 def digest_path(dest: str | Path) -> Path:
@@ -300,6 +312,7 @@ class _Attempt:
         self.url = url
         self.dest = dest
         self.part = part
+        self.validator = validator_path(dest)
         self.size = size
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -334,8 +347,11 @@ class _Attempt:
             self.connected_once = True
             try:
                 headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+                recorded = self._recorded_validator() if offset > 0 else None
                 if offset > 0:
                     headers["Range"] = f"bytes={offset}-"
+                    if recorded:
+                        headers["If-Range"] = recorded
                 try:
                     conn.request("GET", target, headers=headers)
                     resp = conn.getresponse()
@@ -353,7 +369,7 @@ class _Attempt:
                     url = urllib.parse.urljoin(url, loc)
                     self.log.info("redirected to %s", url)
                     continue
-                self._handle_response(resp, url, offset)
+                self._handle_response(resp, url, offset, recorded)
                 return
             finally:
                 conn.close()
@@ -362,8 +378,24 @@ class _Attempt:
     def _truncate(self) -> None:
         with open(self.part, "wb"):
             pass
+        self.validator.unlink(missing_ok=True)
 
-    def _handle_response(self, resp: http.client.HTTPResponse, url: str, offset: int) -> None:
+    def _recorded_validator(self) -> str | None:
+        try:
+            return self.validator.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    @staticmethod
+    def _response_validator(resp: http.client.HTTPResponse) -> str | None:
+        """A strong ETag, else Last-Modified (If-Range takes no weak ETag); None if neither."""
+        etag = (resp.getheader("ETag") or "").strip()
+        if etag and not etag.startswith("W/"):
+            return etag
+        return (resp.getheader("Last-Modified") or "").strip() or None
+
+    def _handle_response(self, resp: http.client.HTTPResponse, url: str, offset: int,
+                         recorded: str | None = None) -> None:
         status = resp.status
         where = url if url == self.url else f"{self.url} (redirected to {url})"
         if status == 416 and offset > 0:
@@ -399,16 +431,30 @@ class _Attempt:
                     where, offset, resp.getheader("Content-Range"))
                 self._truncate()
                 raise _Restart("Content-Range does not start at the resume offset")
+            current = self._response_validator(resp)
+            if recorded and current and current != recorded:
+                # a server that ignores If-Range but names another version
+                self.log.warning("%s changed upstream since the partial download (%s, was %s); "
+                                 "starting again from 0", where, current, recorded)
+                self._truncate()
+                raise _Restart("the file changed upstream")
             total = None if m.group(3) == "*" else int(m.group(3))
             mode = "ab"
             start = offset
         else:  # 200: the whole file
-            if offset > 0:
+            if offset > 0 and recorded:
+                self.log.warning("%s answered the resume with the whole file (HTTP 200): it changed "
+                                 "upstream or ignores Range; restarting from 0", where)
+            elif offset > 0:
                 self.log.warning("%s ignored the Range request (HTTP 200); restarting from 0",
                                  where)
             total = length
             mode = "wb"
             start = 0
+            self.validator.unlink(missing_ok=True)
+        current = self._response_validator(resp)
+        if current and not self.validator.exists():
+            self.validator.write_text(current + "\n")
         if total is not None and self.size is not None and total != self.size:
             raise IntegrityError(
                 f"{self.url}: the server reports {total} bytes, expected {self.size} "
@@ -564,6 +610,7 @@ def download(
             break
         except IntegrityError:
             part.unlink(missing_ok=True)
+            validator_path(dest).unlink(missing_ok=True)
             raise
         except _Retryable as e:
             attempt += 1
@@ -593,12 +640,14 @@ def download(
     want_size = size if size is not None else att.total
     if want_size is not None and actual_size != want_size:
         part.unlink(missing_ok=True)
+        validator_path(dest).unlink(missing_ok=True)
         raise IntegrityError(
             f"{url}: downloaded {actual_size} bytes, expected {want_size}; the partial "
             f"file was deleted.", url=url)
     digest = sha256_file(part)
     if expected_sha is not None and digest != expected_sha:
         part.unlink(missing_ok=True)
+        validator_path(dest).unlink(missing_ok=True)
         extra = ("" if sha256 else
                  f" If the upstream file changed on purpose, delete {digest_path(dest)}.")
         raise IntegrityError(
@@ -607,6 +656,7 @@ def download(
             f"was deleted.{extra}", url=url)
     record_digest(dest, digest)
     os.replace(part, dest)
+    validator_path(dest).unlink(missing_ok=True)
     log.info("%s: complete, %d bytes, SHA-256 %s", dest, actual_size, digest)
     return dest
 
