@@ -163,3 +163,25 @@ def test_recovery_verdict_names_the_parameters_outside():
     assert "**FAIL**" in recovery_markdown(rec) and "(outside: mdisk_f)" in recovery_markdown(rec)
     rec = recovery(pd.DataFrame([{**row, "mdisk_f": 1.15}]), per, truth, n_sigma=3.0)
     assert rec["pass"] and "**PASS**: every parameter" in recovery_markdown(rec)
+
+
+def test_table1_values_are_in_the_stated_units():
+    from oti.pipeline import table1
+
+    base = {"mdisk_f": 1.14, "hz": 0.241, "zsun": 17.1, "vzsun": 8.99, "ratio": 1.78,
+            "mdisk": 1.14 * K.MDISK_STAR_MSUN, "elements": "FE_H O_FE MG_FE"}
+    row = {**base, **{f"{k}_err": 0.05 * v for k, v in base.items() if k != "elements"},
+           **{f"{k}_err_independent": 0.04 * v for k, v in base.items() if k != "elements"}}
+    joint = pd.DataFrame([{**row, "name": "all"}, {**row, "name": "excluding"}])
+    t = table1(joint, ["MG_FE"])
+    csv = t["csv"].set_index(["parameter", "column"])
+    m = csv.loc[("Mdisk", "all")]
+    assert m["unit"] == "1e10 Msun"
+    assert m["value"] == pytest.approx(1.14 * K.MDISK_STAR_MSUN / 1e10)
+    assert m["error"] == pytest.approx(0.05 * m["value"])
+    assert m["error_independent"] == pytest.approx(0.04 * m["value"])
+    assert csv.loc[("h_z", "all"), "value"] == pytest.approx(0.241)
+    # every format carries both errors: "7.44 ± 0.37 [0.30]"
+    assert "7.44 ± 0.37 [0.30]" in t["md"]
+    assert r"$7.44 \pm 0.37\times 10^{10}~\mathrm{M}_\odot$ [0.30]" in t["tex"]
+    assert "in brackets" in t["tex"]

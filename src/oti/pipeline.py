@@ -318,10 +318,13 @@ def table1(joint: pd.DataFrame, exclude: list[str]) -> dict[str, object]:
             e_ind = r.get(f"{err_key}_independent", np.nan)
             vals.append((v, e, _pm(0.0, e_ind * scale, dig)[1] if np.isfinite(e_ind) else None))
             csv_rows.append({"parameter": plain, "unit": unit, "column": r["name"],
-                             "value": r[key], "error": r[err_key], "error_independent": e_ind})
+                             "value": r[key] * scale, "error": r[err_key] * scale,
+                             "error_independent": e_ind * scale})
         md_rows.append(f"| {plain}{f' [{unit}]' if unit else ''} | " + " | ".join(
             f"{v} ± {e}" + (f" [{ei}]" if ei is not None else "") for v, e, ei in vals) + " |")
-        tex_rows.append(tex + " & " + " & ".join(f"${v} \\pm {e}{tex_units[unit]}$" for v, e, _ in vals) + r" \\")
+        tex_rows.append(tex + " & " + " & ".join(
+            f"${v} \\pm {e}{tex_units[unit]}$" + (f" [{ei}]" if ei is not None else "")
+            for v, e, ei in vals) + r" \\")
     md = "| Parameter | " + " | ".join(head.get(c, c) for c in cols) + " |\n"
     md += "|---|" + "---|" * len(cols) + "\n" + "\n".join(md_rows) + "\n"
     if "mdisk_f_err_independent" in joint.columns:
@@ -333,7 +336,11 @@ def table1(joint: pd.DataFrame, exclude: list[str]) -> dict[str, object]:
         "\\tablecaption{Joint constraints on the disk mass, scale height, solar height and "
         "solar vertical velocity from Orbital Torus Imaging. Errors are the scatter of the "
         "per-bootstrap-trial joint estimates, so they include the correlation between "
-        "abundance ratios measured on the same stars.\\label{tab:joint}}\n"
+        "abundance ratios measured on the same stars"
+        + ("; in brackets, the error if the abundance ratios were independent (the "
+           "inverse-variance combination of Price-Whelan et al. 2021)"
+           if "mdisk_f_err_independent" in joint.columns else "")
+        + ".\\label{tab:joint}}\n"
         "\\tablehead{\\colhead{Parameter} & " + " & ".join(f"\\colhead{{{head.get(c, c)}}}" for c in cols) + "}\n"
         "\\startdata\n" + "\n".join(tex_rows) + "\n\\enddata\n\\end{deluxetable}\n"
     )
