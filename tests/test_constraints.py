@@ -125,7 +125,27 @@ def test_a2_crossing_linear_model():
     # bootstrap offset sigma 5e-4 over slope 0.01 -> 0.05 in f
     assert res["f_err"] == pytest.approx(0.05, rel=0.15)
     assert res["f_err_trials"] == pytest.approx(0.05, rel=0.15)
-    assert np.isnan(a2_crossing(f, np.abs(a2) + 1.0)["f"])
+    assert res["f_band_lo"] == pytest.approx(1.10, abs=0.01)
+    assert res["f_band_hi"] == pytest.approx(1.20, abs=0.01)
+    assert res["f_err"] == pytest.approx(0.5 * (res["f_band_hi"] - res["f_band_lo"]))
+    no = a2_crossing(f, np.abs(a2) + 1.0)
+    assert np.isnan(no["f"]) and np.isnan(no["f_band_lo"]) and np.isnan(no["f_band_hi"])
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a2_crossing_one_sided_band(sign):
+    """Crossing at 1.6, band +-0.3 in f: one edge crosses at 1.3, the other beyond the grid's 1.8."""
+    f = np.arange(0.4, 1.81, 0.1)
+    z = np.random.default_rng(4).standard_normal((64, 1))
+    a2 = sign * 0.01 * ((f[None, :] - 1.6) + 0.3 * (z - z.mean()) / z.std(ddof=1))
+    res = a2_crossing(f, a2)
+    assert res["f"] == pytest.approx(1.6, abs=1e-9)
+    assert np.isnan(res["f_err"])
+    assert res["f_band_lo"] == pytest.approx(1.3, abs=1e-9) and np.isnan(res["f_band_hi"])
+    # mirrored (crossing at 0.6, band to 0.9 and below the grid's 0.4)
+    res = a2_crossing(f, a2[:, ::-1] * -1.0)
+    assert res["f"] == pytest.approx(0.6, abs=1e-9)
+    assert np.isnan(res["f_band_lo"]) and res["f_band_hi"] == pytest.approx(0.9, abs=1e-9)
 
 
 def test_derived_quantities():
@@ -185,3 +205,18 @@ def test_table1_values_are_in_the_stated_units():
     assert "7.44 ± 0.37 [0.30]" in t["md"]
     assert r"$7.44 \pm 0.37\times 10^{10}~\mathrm{M}_\odot$ [0.30]" in t["tex"]
     assert "in brackets" in t["tex"]
+
+
+def test_recovery_report_names_the_excluded_elements_and_shows_fits():
+    from oti.pipeline import recovery, recovery_markdown
+
+    truth = {"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}
+    row = {"mdisk_f": 1.15, "mdisk_f_err": 0.05, "hz": 0.25, "hz_err": 0.03,
+           "zsun": 17.5, "zsun_err": 3.0, "vzsun": 8.9, "vzsun_err": 0.3}
+    joint = pd.DataFrame([{**row, "name": "all", "elements": "O_FE MG_FE SI_FE"},
+                          {**row, "name": "excluding", "elements": "O_FE"}])
+    per = pd.DataFrame([{**row, "name": e} for e in ("O_FE", "MG_FE", "SI_FE")])
+    md = recovery_markdown(recovery(joint, per, truth))
+    assert "## Joint constraint: all (3 elements)" in md
+    assert "## Joint constraint: excluding MG_FE, SI_FE" in md
+    assert "| O_FE | 1.15 +- 0.05 (-1.00) |" in md

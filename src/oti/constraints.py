@@ -163,9 +163,13 @@ def a2_crossing(f_grid: np.ndarray, a2: np.ndarray) -> dict[str, float]:
     ``f_grid`` (F,) increasing; ``a2`` (T, F): a2 of each bootstrap trial at
     each grid f. Returns the crossing of the bootstrap-mean curve by linear
     interpolation, ``f_err`` from interpolating the +-1 sigma bootstrap error
-    band onto a2 = 0 (half the width of the band's crossing interval), and
-    ``f_err_trials``, the scatter of the per-trial crossings. NaN where the
-    curve does not cross zero inside the grid.
+    band onto a2 = 0 (half the width of the band's crossing interval),
+    ``f_band_lo`` and ``f_band_hi``, that interval's ends, and
+    ``f_err_trials``, the scatter of the per-trial crossings (of the
+    ``n_trials_crossing`` trials whose curve crosses). NaN where the curve
+    does not cross zero inside the grid; where only one edge of the band
+    crosses, ``f_err`` and the other end are NaN: the band reaches the
+    grid's edge on that side, so the error is one-sided.
     """
     f_grid = np.asarray(f_grid, dtype=np.float64)
     a2 = np.atleast_2d(np.asarray(a2, dtype=np.float64))
@@ -175,9 +179,18 @@ def a2_crossing(f_grid: np.ndarray, a2: np.ndarray) -> dict[str, float]:
     lo, hi = _zero_crossing(f_grid, mean - std), _zero_crossing(f_grid, mean + std)
     per_trial = np.array([_zero_crossing(f_grid, row) for row in a2])
     fin = per_trial[np.isfinite(per_trial)]
+    band = [x for x in (lo, hi) if np.isfinite(x)] if np.isfinite(f0) else []
+    if len(band) == 2:
+        band_lo, band_hi = min(band), max(band)
+    elif band:  # one-sided: the other edge lies beyond the grid on the far side of f0
+        band_lo, band_hi = (band[0], np.nan) if band[0] <= f0 else (np.nan, band[0])
+    else:
+        band_lo = band_hi = np.nan
     return {
         "f": f0,
         "f_err": 0.5 * abs(hi - lo) if np.isfinite(lo) and np.isfinite(hi) else np.nan,
+        "f_band_lo": float(band_lo),
+        "f_band_hi": float(band_hi),
         "f_err_trials": float(np.std(fin, ddof=1)) if fin.size > 1 else np.nan,
         "n_trials": int(a2.shape[0]),
         "n_trials_crossing": int(fin.size),

@@ -70,6 +70,21 @@ def fig5(coeffs: pd.DataFrame, binned: pd.DataFrame, element: str) -> "Figure":
     return fig
 
 
+def _one_sided_crossing(ax, f0: float, band: list[float], f_edges: tuple[float, float]) -> None:
+    """The a2 = 0 crossing whose 1-sigma band reaches the grid's edge: a bar to
+    that edge with an arrow, and the band's ends in the label."""
+    lo, hi = band
+    left = f0 - (lo if np.isfinite(lo) else f_edges[0])
+    right = (hi if np.isfinite(hi) else f_edges[1]) - f0
+    ax.errorbar([f0], [0.0], xerr=[[left], [right]], fmt="s", ms=7, color=VERMILLION, mec="k",
+                capsize=3, lw=1.5, label=f"$a_2 = 0$ crossing: f = {f0:.3f}, 1$\\sigma$ band "
+                + (f"{lo:.2f}" if np.isfinite(lo) else f"< {f_edges[0]:.1f}") + " to "
+                + (f"{hi:.2f}" if np.isfinite(hi) else f"> {f_edges[1]:.1f}"))
+    for end, marker, edge in ((hi, ">", f_edges[1]), (lo, "<", f_edges[0])):
+        if not np.isfinite(end):
+            ax.plot([edge], [0.0], marker=marker, ms=8, color=VERMILLION, ls="none")
+
+
 def coefficient_summary(coeffs: pd.DataFrame) -> pd.DataFrame:
     """Per grid value: mean and bootstrap standard deviation (ddof=1) of each coefficient."""
     g = coeffs.groupby("mdisk_f")[list(COEFF_NAMES)]
@@ -86,21 +101,25 @@ def fig6(coeffs: pd.DataFrame, crossing: pd.DataFrame, element: str) -> "Figure"
     cr = crossing[crossing["element"] == element]
     f0 = float(cr["f"].iloc[0]) if len(cr) else np.nan
     f0_err = float(cr["f_err"].iloc[0]) if len(cr) else np.nan
+    band = [float(cr[c].iloc[0]) if len(cr) and c in cr else np.nan for c in ("f_band_lo", "f_band_hi")]
+    f_edges = float(s["mdisk_f"].min()), float(s["mdisk_f"].max())
     for ax, name in zip(axes, COEFF_NAMES):
         ax.axhline(0, color="0.5", lw=0.8, ls="--")
         ax.errorbar(s["mdisk_f"], s[name] * MILLI, yerr=s[f"{name}_std"] * MILLI, fmt="o", ms=4,
                     color="k", capsize=2, lw=1, label="grid model (bootstrap mean $\\pm$ std)")
         ax.set_ylabel(COEFF_LABELS[name] + "\n[$10^{-3}$ dex]", fontsize=9)
         if name == "a2":
-            if np.isfinite(f0):
-                ax.errorbar([f0], [0.0], xerr=[f0_err if np.isfinite(f0_err) else 0.0], fmt="s",
+            if np.isfinite(f0) and np.isfinite(f0_err):
+                ax.errorbar([f0], [0.0], xerr=[f0_err], fmt="s",
                             ms=7, color=VERMILLION, mec="k", capsize=3, lw=1.5,
                             label=f"$a_2 = 0$ crossing: f = {f0:.3f} $\\pm$ {f0_err:.3f}")
+            elif np.isfinite(f0):
+                _one_sided_crossing(ax, f0, band, f_edges)
             else:
                 ax.plot([], [], "s", color=VERMILLION, mec="k",
                         label="$a_2 = 0$ crossing: none inside the grid")
             handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncols=1, fontsize=8, frameon=False)
     axes[0].set_title(f"Fourier coefficients of $\\Delta${element_label(element)}($\\theta_z$), "
                       f"{coeffs.groupby('mdisk_f').size().max()} bootstraps per model")
     axes[-1].set_xlabel(r"disk mass $M_\mathrm{disk} / M^\star_\mathrm{disk}$")

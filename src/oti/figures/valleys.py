@@ -46,7 +46,10 @@ def fig_valleys(curves: pd.DataFrame, lines: pd.DataFrame, joint: pd.DataFrame,
     for k, el in enumerate(elements):
         col = ELEMENT_COLOURS[k % len(ELEMENT_COLOURS)]
         c = curves[curves["element"] == el]
-        ax.errorbar(c["f"], c["hz"], xerr=c["f_err"], fmt="o", ms=4, color=col, lw=1, capsize=2, zorder=3)
+        two = np.isfinite(c["f_err"].to_numpy(float))
+        ax.errorbar(c["f"][two], c["hz"][two], xerr=c["f_err"][two], fmt="o", ms=4, color=col, lw=1,
+                    capsize=2, zorder=3)
+        ax.plot(c["f"][~two], c["hz"][~two], "o", ms=4, color=col, mfc="white", ls="none", zorder=3)
         ln = lines[lines["element"] == el]
         if len(ln) and np.isfinite(ln["df_dhz"].iloc[0]):
             r = ln.iloc[0]
@@ -58,6 +61,9 @@ def fig_valleys(curves: pd.DataFrame, lines: pd.DataFrame, joint: pd.DataFrame,
             for ns in (1, 2):
                 ax.add_patch(ellipse(m, cv, ns, fill=False, ec="k", lw=1.6 if ns == 1 else 0.8, zorder=5))
             handles.append(Line2D([], [], color="k", lw=1.6, label="joint NM fit, 1 and 2 sigma"))
+    if not np.isfinite(curves["f_err"].to_numpy(float)).all():
+        handles.append(Line2D([], [], color="0.3", marker="o", mfc="white", ms=5, ls="none",
+                              label="open: 1 sigma band leaves the f grid"))
     ax.plot(K.X0[0], K.X0[1], marker="X", ms=10, color="0.3", ls="none", zorder=6)
     handles.append(Line2D([], [], color="0.3", marker="X", ms=9, ls="none", label="NM start x0"))
     if truth is not None:
