@@ -390,6 +390,8 @@ def recovery(joint: pd.DataFrame, per_element: pd.DataFrame, truth: dict, n_sigm
             if r["name"] == "all":
                 passed &= abs(pull) <= n_sigma
         out["joint"][r["name"]] = d
+        if "elements" in r.index and isinstance(r["elements"], str):
+            out.setdefault("joint_elements", {})[r["name"]] = r["elements"].split()
     for _, r in per_element.iterrows():
         out["per_element"][r["name"]] = {
             p: {"fit": r[p], "sigma": r[f"{p}_err"], "pull": (r[p] - truth[p]) / r[f"{p}_err"]}
@@ -402,8 +404,18 @@ def recovery(joint: pd.DataFrame, per_element: pd.DataFrame, truth: dict, n_sigm
 def recovery_markdown(rec: dict) -> str:
     units = dict(zip(K.PARAM_NAMES, K.PARAM_UNITS))
     lines = ["# Recovery of the injected Galaxy (mock catalog)", ""]
+    members = rec.get("joint_elements", {})
     for name, d in rec["joint"].items():
-        lines += [f"## Joint constraint: {name}", "",
+        title = name
+        if name in members:
+            left_out = [e for e in rec["per_element"] if e not in members[name]]
+            if not left_out:
+                title += f" ({len(members[name])} elements)"
+            elif name == "excluding":
+                title += " " + ", ".join(left_out)
+            else:
+                title += f" (excluding {', '.join(left_out)})"
+        lines += [f"## Joint constraint: {title}", "",
                   "| parameter | fit | sigma | truth | (fit - truth)/sigma | within 3 sigma "
                   "| sigma if independent | pull if independent |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -418,10 +430,12 @@ def recovery_markdown(rec: dict) -> str:
               "uses the same resample), so it includes the correlation between elements that "
               "share the stars. 'If independent': the paper's combination "
               "(sum_i C_i^-1)^-1, which treats the elements as independent measurements.", ""]
-    lines += ["## Per element: (fit - truth)/sigma", "",
-              "| element | " + " | ".join(K.PARAM_NAMES) + " |", "|---|" + "---|" * 4]
+    lines += ["## Per element: fit +- sigma ((fit - truth)/sigma)", "",
+              "| element | " + " | ".join(f"{p} [{units[p]}]" if units[p] else p for p in K.PARAM_NAMES)
+              + " |", "|---|" + "---|" * 4]
     for el, d in rec["per_element"].items():
-        lines.append(f"| {el} | " + " | ".join(f"{d[p]['pull']:+.2f}" for p in K.PARAM_NAMES) + " |")
+        lines.append(f"| {el} | " + " | ".join(
+            f"{d[p]['fit']:.4g} +- {d[p]['sigma']:.2g} ({d[p]['pull']:+.2f})" for p in K.PARAM_NAMES) + " |")
     if rec.get("valleys"):
         v0 = next(iter(rec["valleys"].values()))
         lines += ["", f"## The a2 = 0 valleys at the true h_z = {v0['hz']:.3g} kpc (not part of the verdict)", "",
