@@ -142,12 +142,15 @@ def all_targets():
     return t
 
 
+def truth_input(wildcards=None):
+    """The mock's injected parameters, drawn in the constraint figures (dataset mock only)."""
+    return {"truth": "resources/mock/truth.json"} if DATASET == "mock" else {}
+
+
 def valley_figure_inputs(wildcards=None):
-    d = {"curves": f"{RES}/constraints/valleys.csv", "lines": f"{RES}/constraints/valley_lines.csv",
-         "joint": f"{RES}/constraints/joint.csv", "force": f"{RES}/constraints/vertical_force.csv"}
-    if DATASET == "mock":
-        d["truth"] = "resources/mock/truth.json"
-    return d
+    return {"curves": f"{RES}/constraints/valleys.csv", "lines": f"{RES}/constraints/valley_lines.csv",
+            "joint": f"{RES}/constraints/joint.csv", "force": f"{RES}/constraints/vertical_force.csv",
+            **truth_input()}
 
 
 def download_source(name):

@@ -186,6 +186,7 @@ rule fig7:
     message:
         "Fig. 7: (f, h_z) error ellipses per element and joint"
     input:
+        unpack(truth_input),
         per_element=f"{RES}/constraints/per_element.csv",
         joint=f"{RES}/constraints/joint.csv",
     output:
@@ -207,6 +208,7 @@ rule fig8:
     message:
         "Fig. 8: all projections of the four-parameter constraints"
     input:
+        unpack(truth_input),
         per_element=f"{RES}/constraints/per_element.csv",
         joint=f"{RES}/constraints/joint.csv",
     output:

@@ -52,8 +52,9 @@ def _entries(per_element: pd.DataFrame, joint: pd.DataFrame, exclude: list[str])
     return out
 
 
-def _draw_pair(ax, entries, a: str, b: str):
-    """Draw 1- and 2-sigma ellipses of every entry in the (a, b) plane; return the extent."""
+def _draw_pair(ax, entries, a: str, b: str, truth: dict | None = None):
+    """Draw 1- and 2-sigma ellipses of every entry in the (a, b) plane, the
+    fiducial values and (mock) the injected ``truth``; set the limits."""
     lo, hi = np.full(2, np.inf), np.full(2, -np.inf)
     for label, colour, style, row in entries:
         m, c = mean_cov(row, (a, b))
@@ -77,12 +78,16 @@ def _draw_pair(ax, entries, a: str, b: str):
         axline(val, color="0.35", ls="--", lw=0.9, zorder=1)
     f = np.array([FIDUCIAL[a], FIDUCIAL[b]])
     lo, hi = np.minimum(lo, f), np.maximum(hi, f)
+    if truth is not None:
+        t = np.array([truth[a], truth[b]], float)
+        ax.plot(*t, marker="*", ms=13, color=VERMILLION, mec="k", ls="none", zorder=8)
+        lo, hi = np.minimum(lo, t), np.maximum(hi, t)
     pad = 0.06 * (hi - lo)
     ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
     ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
 
 
-def _legend_handles(entries):
+def _legend_handles(entries, truth: dict | None = None):
     hs = []
     for label, colour, style, _ in entries:
         if style == "joint_excl":
@@ -90,24 +95,29 @@ def _legend_handles(entries):
         else:
             hs.append(Line2D([], [], color=colour, marker="o", ls="none", ms=8, alpha=0.8, label=label))
     hs.append(Line2D([], [], color="0.35", ls="--", lw=0.9, label="fiducial value"))
+    if truth is not None:
+        hs.append(Line2D([], [], color=VERMILLION, marker="*", mec="k", ms=12, ls="none", label="mock truth"))
     return hs
 
 
-def fig7(per_element: pd.DataFrame, joint: pd.DataFrame, exclude: list[str]) -> "Figure":
-    """1- and 2-sigma ellipses in (f, h_z) per element and joint."""
+def fig7(per_element: pd.DataFrame, joint: pd.DataFrame, exclude: list[str],
+         truth: dict | None = None) -> "Figure":
+    """1- and 2-sigma ellipses in (f, h_z) per element and joint; ``truth``
+    (mdisk_f, hz, zsun, vzsun of a mock) as a star."""
     entries = _entries(per_element, joint, exclude)
     fig = new_figure("fig7")
     ax = fig.add_subplot()
-    _draw_pair(ax, entries, "mdisk_f", "hz")
+    _draw_pair(ax, entries, "mdisk_f", "hz", truth)
     ax.set_xlabel(PARAM_LABELS["mdisk_f"])
     ax.set_ylabel(PARAM_LABELS["hz"])
     ax.set_title(r"1$\sigma$ (dark) and 2$\sigma$ (light) ellipses")
-    fig.legend(handles=_legend_handles(entries), loc="outside right upper", frameon=False)
+    fig.legend(handles=_legend_handles(entries, truth), loc="outside right upper", frameon=False)
     return fig
 
 
-def fig8(per_element: pd.DataFrame, joint: pd.DataFrame, exclude: list[str]) -> "Figure":
-    """Corner-style lower triangle: every pair of the four parameters."""
+def fig8(per_element: pd.DataFrame, joint: pd.DataFrame, exclude: list[str],
+         truth: dict | None = None) -> "Figure":
+    """Corner-style lower triangle: every pair of the four parameters (``truth`` as in :func:`fig7`)."""
     entries = _entries(per_element, joint, exclude)
     fig = new_figure("fig8")
     n = len(PARAMS) - 1
@@ -119,7 +129,7 @@ def fig8(per_element: pd.DataFrame, joint: pd.DataFrame, exclude: list[str]) -> 
                 ax.set_axis_off()
                 continue
             a, b = PARAMS[j], PARAMS[i + 1]
-            _draw_pair(ax, entries, a, b)
+            _draw_pair(ax, entries, a, b, truth)
             ax.set_xlabel(PARAM_LABELS[a] if i == n - 1 else "")
             ax.set_ylabel(PARAM_LABELS[b] if j == 0 else "")
             if i != n - 1:
@@ -139,7 +149,7 @@ def fig8(per_element: pd.DataFrame, joint: pd.DataFrame, exclude: list[str]) -> 
         hi = max(ax.get_ylim()[1] for ax in row)
         for ax in row:
             ax.set_ylim(lo, hi)
-    axes[0, n - 1].legend(handles=_legend_handles(entries), loc="upper right", frameon=False,
+    axes[0, n - 1].legend(handles=_legend_handles(entries, truth), loc="upper right", frameon=False,
                           fontsize=9, title=r"1$\sigma$ (dark), 2$\sigma$ (light)")
     fig.align_ylabels(axes[:, 0])
     return fig

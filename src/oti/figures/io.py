@@ -41,19 +41,18 @@ def draw(name: str, inp, params):
         return grid.fig6(pd.read_parquet(inp["coeffs"]), pd.read_csv(inp["crossing"]), params["element"])
     if name in ("fig7", "fig8"):
         fn = constraints.fig7 if name == "fig7" else constraints.fig8
-        return fn(pd.read_csv(inp["per_element"]), pd.read_csv(inp["joint"]), list(params["exclude"]))
+        return fn(pd.read_csv(inp["per_element"]), pd.read_csv(inp["joint"]), list(params["exclude"]),
+                  _truth(inp))
     if name == "recovery":
         return constraints.recovery(read_json(inp["recovery"]))
     if name == "valleys":
         from .valleys import fig_valleys
 
-        truth = force = truth_force = None
+        force = truth_force = None
         if inp.get("force"):
             force = pd.read_csv(inp["force"])
-        if inp.get("truth"):
-            from ..pipeline import read_truth
-
-            truth = read_truth(inp["truth"])
+        truth = _truth(inp)
+        if truth is not None:
             if force is not None and len(force):
                 from ..valleys import vertical_force_at
 
@@ -61,3 +60,12 @@ def draw(name: str, inp, params):
         return fig_valleys(pd.read_csv(inp["curves"]), pd.read_csv(inp["lines"]),
                            pd.read_csv(inp["joint"]), list(params["elements"]), truth, force, truth_force)
     raise ValueError(f"unknown figure {name!r}")
+
+
+def _truth(inp: dict) -> dict | None:
+    """The mock's injected parameters when the rule has a ``truth`` input (dataset mock)."""
+    if not inp.get("truth"):
+        return None
+    from ..pipeline import read_truth
+
+    return read_truth(inp["truth"])
