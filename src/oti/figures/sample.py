@@ -10,7 +10,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.patches import Polygon
 
 from .. import constants as K
-from . import VERMILLION, element_label, fig2_grid, new_figure
+from ..catalog import in_polygon
+from . import BLUE, VERMILLION, element_label, fig2_grid, new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -90,14 +91,19 @@ def fig1(quality: pd.DataFrame, sample: pd.DataFrame, polygon) -> "Figure":
     poly = np.asarray(polygon, float)
     mh, am = quality["M_H"].to_numpy(), quality["ALPHA_M"].to_numpy()
     ok = np.isfinite(mh) & np.isfinite(am)
-    xlo = min(np.nanpercentile(mh[ok], 0.5), poly[:, 0].min()) - 0.1
-    xhi = max(np.nanpercentile(mh[ok], 99.5), poly[:, 0].max()) + 0.1
-    ylo = min(np.nanpercentile(am[ok], 0.5), poly[:, 1].min()) - 0.05
-    yhi = max(np.nanpercentile(am[ok], 99.5), poly[:, 1].max()) + 0.05
+    # the full range (within sane bounds), so the stars the cut removes are on the plot
+    xlo = max(min(np.nanmin(mh[ok]), poly[:, 0].min()) - 0.1, -3.0)
+    xhi = min(max(np.nanmax(mh[ok]), poly[:, 0].max()) + 0.1, 1.0)
+    ylo = max(min(np.nanmin(am[ok]), poly[:, 1].min()) - 0.05, -0.5)
+    yhi = min(max(np.nanmax(am[ok]), poly[:, 1].max()) + 0.05, 0.8)
     n = int(ok.sum())
     nb = int(np.clip(np.sqrt(n), 40, 150))
+    # vmin below 1: a bin with one star is grey, not white
     h = ax0.hist2d(mh[ok], am[ok], bins=[np.linspace(xlo, xhi, nb + 1), np.linspace(ylo, yhi, nb // 2 + 1)],
-                   norm=LogNorm(), cmap="Greys", rasterized=True)
+                   norm=LogNorm(vmin=0.5), cmap="Greys", rasterized=True)
+    out = ~in_polygon(mh[ok], am[ok], poly)
+    ax0.scatter(mh[ok][out], am[ok][out], s=3, color=BLUE, alpha=0.6, lw=0, rasterized=True, zorder=3,
+                label=f"removed by the low-$\\alpha$ cut ({int(out.sum())})")
     ax0.add_patch(Polygon(poly, closed=True, fill=False, ls="--", lw=1.5, ec=VERMILLION,
                           label="low-$\\alpha$ selection"))
     ax0.set_xlabel("[M/H] (APOGEE M_H) [dex]")
