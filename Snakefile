@@ -7,7 +7,12 @@
 # Every stage lives in workflow/rules/*.smk; all science is in the `oti`
 # package (src/oti); scripts/ only move data between Snakemake and oti.
 
+from pathlib import Path
+
+import yaml
 from snakemake.utils import min_version, validate
+
+from oti.config import coerce_cli_strings
 
 min_version("9.20")
 
@@ -15,6 +20,8 @@ min_version("9.20")
 configfile: "config/config.yaml"
 
 
+# nested --config values arrive as strings (YAML BaseLoader): parse them where the schema wants numbers
+coerce_cli_strings(config, yaml.safe_load((Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()))
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

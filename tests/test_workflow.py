@@ -115,6 +115,8 @@ def test_resume_redoes_only_the_missing_trial_job(run1):
         ("knn={'k':-3}", "k"),
         ("optimize={'n_bootstrap':'many'}", "n_bootstrap"),
         ("grid={'elements':['N_FE']}", "N_FE"),
+        ("grid={'f_min':1.5,'f_max':1.0}", "grid.f_min = 1.5 is above grid.f_max"),
+        ("grid={'f_step':0.025}", "grid.f_step = 0.025 must be a multiple of 0.01"),
     ],
 )
 def test_bad_config_refused_before_any_job(tmp_path, override, key):
@@ -124,6 +126,17 @@ def test_bad_config_refused_before_any_job(tmp_path, override, key):
     msg = res.stdout + res.stderr
     assert key in msg, msg[-3000:]
     assert not (wd / "results").exists() and not (wd / "resources").exists()
+
+
+def test_nested_cli_override_is_typed(tmp_path):
+    """README: --config optimize="{n_bootstrap: 6, chunk_size: 4}" (nested values arrive as strings)."""
+    wd = make_workdir(tmp_path / "cli", TINY)
+    res = snakemake(wd, "-n", "--configfile", "tiny.yaml", "--config",
+                    "optimize={n_bootstrap: 6, chunk_size: 4}", "--quiet", "rules")
+    out = res.stdout + res.stderr
+    jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+            if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert jobs.get("optimize_trials") == 3 * 2, out  # 3 elements x ceil(6 / 4) chunks
 
 
 def test_repeated_valley_hz_refused_before_any_job(tmp_path):

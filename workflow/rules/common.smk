@@ -26,6 +26,14 @@ for _el in config["exclude_from_joint"] + config["grid"]["elements"]:
             f"is not in config key 'elements' ({', '.join(ELEMENTS)})"
         )
 
+_grid = config["grid"]
+if _grid["f_min"] > _grid["f_max"]:
+    raise ValueError(f"config: grid.f_min = {_grid['f_min']} is above grid.f_max = {_grid['f_max']}")
+for _k in ("f_min", "f_step"):
+    if abs(_grid[_k] * 100 - round(_grid[_k] * 100)) > 1e-6 or _grid[_k] < 0.01:
+        raise ValueError(f"config: grid.{_k} = {_grid[_k]} must be a multiple of 0.01 "
+                         "(grid values name files with two decimals)")
+
 try:
     CUTS = merge_cuts(config["cuts"])
 except CatalogError as _exc:

@@ -1,0 +1,49 @@
+"""Workflow configuration helpers (the schema lives in workflow/schemas/)."""
+
+from __future__ import annotations
+
+import yaml
+
+__all__ = ["coerce_cli_strings"]
+
+_PARSED = {"integer": int, "number": (int, float), "boolean": bool}
+
+
+def _coerce(value, schema: dict):
+    """``value`` with strings parsed where ``schema`` wants a number, integer or boolean."""
+    kind = schema.get("type")
+    if isinstance(value, str) and kind in _PARSED:
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if isinstance(parsed, str) and kind == "number":
+            try:  # YAML 1.1 reads '1e-9' as a string
+                parsed = float(parsed)
+            except ValueError:
+                return value
+        ok = isinstance(parsed, _PARSED[kind]) and (kind == "boolean" or not isinstance(parsed, bool))
+        return parsed if ok else value  # anything else is left for the validator to name
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_coerce(v, schema["items"]) for v in value]
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for k, v in value.items():
+            sub = props.get(k, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                value[k] = _coerce(v, sub)
+    return value
+
+
+def coerce_cli_strings(config: dict, schema: dict) -> dict:
+    """Parse, in place, the strings that ``snakemake --config key="{a: 1}"`` leaves.
+
+    Snakemake reads nested ``--config`` values with YAML's BaseLoader, so
+    ``optimize="{n_bootstrap: 32}"`` arrives as ``{"n_bootstrap": "32"}``.
+    Where the schema asks for a number, integer or boolean and the value is a
+    string that parses as one, it is replaced by the parsed value; every
+    other value is left as it is, for the schema validation to accept or
+    reject by name. Returns ``config``.
+    """
+    return _coerce(config, schema)
