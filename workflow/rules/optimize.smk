@@ -1,7 +1,7 @@
 # Stage 3b: Nelder-Mead bootstrap trials of the eq.-8 objective, fanned out as
 # one job per (element, chunk of optimize.chunk_size trials). Every job is
-# known from the config up front; trial t of element e always resamples with
-# SeedSequence([seed, e, t]), so results do not depend on job order or cores.
+# known from the config up front; trial t of every element resamples with
+# SeedSequence([seed, t]), so results do not depend on job order or cores.
 
 
 rule optimize_trials:
