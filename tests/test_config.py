@@ -25,6 +25,13 @@ def test_nested_cli_strings_become_numbers():
     assert cfg["dataset"] == "mock" and cfg["elements"] == ["O_FE"]  # strings stay strings
 
 
+def test_union_types():
+    """data.allstar_sha256 is [string, null]: a digest of digits stays a string; sizes are [integer, null]."""
+    cfg = {"data": {"allstar_sha256": "0" * 64, "allstar_size": "1234", "gaia_size": "null"}}
+    coerce_cli_strings(cfg, SCHEMA)
+    assert cfg == {"data": {"allstar_sha256": "0" * 64, "allstar_size": 1234, "gaia_size": None}}
+
+
 def test_unparseable_values_are_left_for_the_validator():
     cfg = {"optimize": {"n_bootstrap": "many", "chunk_size": "2.5"}, "mock": {"errors": "1"},
            "unknown": {"x": "3"}}

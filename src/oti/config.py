@@ -11,11 +11,18 @@ _PARSED = {"integer": int, "number": (int, float), "boolean": bool}
 
 def _coerce(value, schema: dict):
     """``value`` with strings parsed where ``schema`` wants a number, integer or boolean."""
-    kind = schema.get("type")
-    if isinstance(value, str) and kind in _PARSED:
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]  # e.g. [string, "null"] or [integer, "null"]
+    wanted = [k for k in kinds if k in _PARSED]
+    kind = wanted[0] if len(wanted) == 1 else ("number" if wanted else None)
+    if isinstance(value, str) and "string" not in kinds and (kind is not None or "null" in kinds):
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
+            return value
+        if parsed is None and "null" in kinds:
+            return None
+        if kind is None:
             return value
         if isinstance(parsed, str) and kind == "number":
             try:  # YAML 1.1 reads '1e-9' as a string
