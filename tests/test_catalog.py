@@ -272,15 +272,20 @@ def test_dr17_astrometry_missing_columns_and_matches(small_mock, tmp_path):
         build_parent_sample(bad, None, ALL, astrometry="dr17")
 
 
-def test_dr17_astrometry_sentinel_is_missing(small_mock, tmp_path):
-    def sentinel_pm(c):
-        if c.name == "GAIAEDR3_PMRA":
+def _sentinel_in(column: str, n: int = 50):
+    """A _rewrite ``replace`` that sets the first ``n`` values of a float column to -9999."""
+    def replace(c):
+        if c.name == column:
             a = np.array(c.array, np.float32)
-            a[:50] = -9999.0
+            a[:n] = -9999.0
             return fits.Column(name=c.name, format="E", array=a)
         return c
 
-    src = _rewrite(small_mock["allstar"], tmp_path / "sentinel.fits", replace=sentinel_pm)
+    return replace
+
+
+def test_dr17_astrometry_sentinel_is_missing(small_mock, tmp_path):
+    src = _rewrite(small_mock["allstar"], tmp_path / "sentinel.fits", replace=_sentinel_in("GAIAEDR3_PMRA"))
     p, cut, _ = build_parent_sample(src, None, ALL, astrometry="dr17")
     assert np.isfinite(p["pmra"]).all()
     base = dict(zip(*build_parent_sample(small_mock["allstar"], None, ALL,
@@ -291,14 +296,7 @@ def test_dr17_astrometry_sentinel_is_missing(small_mock, tmp_path):
 
 def test_rv_sentinel_is_missing(small_mock, tmp_path):
     """VHELIO_AVG = -9999 (the pre-DR17 missing value) never reaches the parent sample."""
-    def sentinel_rv(c):
-        if c.name == "VHELIO_AVG":
-            a = np.array(c.array, np.float32)
-            a[:50] = -9999.0
-            return fits.Column(name=c.name, format="E", array=a)
-        return c
-
-    src = _rewrite(small_mock["allstar"], tmp_path / "rv.fits", replace=sentinel_rv)
+    src = _rewrite(small_mock["allstar"], tmp_path / "rv.fits", replace=_sentinel_in("VHELIO_AVG"))
     p, cut, _ = build_parent_sample(src, small_mock["gaia"], ALL)
     _, base, _ = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL)
     assert (p["rv"] > -9998).all()

@@ -396,9 +396,8 @@ def build_parent_sample(
               f"parallax / parallax_error > {c['parallax_snr_min']}")
         if c["require_finite_kinematics"]:
             kin = df[["ra", "dec", "pmra", "pmdec", "VHELIO_AVG"]].to_numpy()
-            rv = df["VHELIO_AVG"].to_numpy()
             apply("finite_kinematics",
-                  np.all(np.isfinite(kin), axis=1) & (rv > MISSING_SENTINEL),
+                  np.all(np.isfinite(kin), axis=1) & (kin[:, -1] > MISSING_SENTINEL),
                   "finite ra, dec, pmra, pmdec, VHELIO_AVG (-9999 counts as missing)")
         ab = [e for el in elements for e in (el, el + "_ERR")]
         abv = df[ab].to_numpy()

@@ -136,6 +136,12 @@ def validator_path(dest: str | Path) -> Path:
     return dest.with_name(dest.name + ".part.validator")
 
 
+def _discard_partial(dest: Path) -> None:
+    """Delete an unfinished download of ``dest``: its ``.part`` and the validator."""
+    part_path(dest).unlink(missing_ok=True)
+    validator_path(dest).unlink(missing_ok=True)
+
+
 def digest_path(dest: str | Path) -> Path:
     """``<dest>.sha256``, the recorded digest (``sha256sum`` format)."""
     dest = Path(dest)
@@ -421,6 +427,7 @@ class _Attempt:
             raise HTTPStatusError(f"unexpected HTTP {status} {resp.reason} for {where}",
                                   url=self.url, status=status)
 
+        current = self._response_validator(resp)
         length = resp.getheader("Content-Length")
         length = int(length) if length and length.strip().isdigit() else None
         if status == 206:
@@ -431,7 +438,6 @@ class _Attempt:
                     where, offset, resp.getheader("Content-Range"))
                 self._truncate()
                 raise _Restart("Content-Range does not start at the resume offset")
-            current = self._response_validator(resp)
             if recorded and current and current != recorded:
                 # a server that ignores If-Range but names another version
                 self.log.warning("%s changed upstream since the partial download (%s, was %s); "
@@ -452,7 +458,6 @@ class _Attempt:
             mode = "wb"
             start = 0
             self.validator.unlink(missing_ok=True)
-        current = self._response_validator(resp)
         if current and not self.validator.exists():
             self.validator.write_text(current + "\n")
         if total is not None and self.size is not None and total != self.size:
@@ -609,8 +614,7 @@ def download(
             att.run()
             break
         except IntegrityError:
-            part.unlink(missing_ok=True)
-            validator_path(dest).unlink(missing_ok=True)
+            _discard_partial(dest)
             raise
         except _Retryable as e:
             attempt += 1
@@ -639,15 +643,13 @@ def download(
     actual_size = part.stat().st_size
     want_size = size if size is not None else att.total
     if want_size is not None and actual_size != want_size:
-        part.unlink(missing_ok=True)
-        validator_path(dest).unlink(missing_ok=True)
+        _discard_partial(dest)
         raise IntegrityError(
             f"{url}: downloaded {actual_size} bytes, expected {want_size}; the partial "
             f"file was deleted.", url=url)
     digest = sha256_file(part)
     if expected_sha is not None and digest != expected_sha:
-        part.unlink(missing_ok=True)
-        validator_path(dest).unlink(missing_ok=True)
+        _discard_partial(dest)
         extra = ("" if sha256 else
                  f" If the upstream file changed on purpose, delete {digest_path(dest)}.")
         raise IntegrityError(
