@@ -7,10 +7,21 @@
 # Every stage lives in workflow/rules/*.smk; all science is in the `oti`
 # package (src/oti); scripts/ only move data between Snakemake and oti.
 
+import os
+import sys
 from pathlib import Path
 
 import yaml
 from snakemake.utils import min_version, validate
+
+# Run this checkout's `oti` (src/), installed or not: this process imports it
+# from sys.path, and every job (its own Python too, e.g. a conda env of
+# envs/oti.yaml under --sdm conda) from PYTHONPATH.
+_SRC = str(Path(workflow.basedir) / "src")
+if Path(_SRC).is_dir():
+    sys.path.insert(0, _SRC)
+    _paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join([_SRC] + [p for p in _paths if p != _SRC])
 
 from oti.config import coerce_cli_strings
 

@@ -25,9 +25,11 @@ def make_workdir(dest: Path, config_src: Path | None = None) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", *args]
-    res = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and res.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-6000:]}"
