@@ -10,12 +10,15 @@ from scipy import stats
 
 from oti.catalog import build_parent_sample
 from oti.frame import to_galactocentric
+from oti import mock
 from oti.mock import (
+    ALPHA_SEQUENCE,
     DEFAULT_ABUNDANCE_COEFFS,
     ELEMENTS,
     AbundanceModel,
     generate_mock,
     integrals,
+    low_alpha_sequence,
     phase_mixed_sample,
     truth_model,
 )
@@ -216,6 +219,52 @@ def test_gradient_sizes(small_mock):
         bm = [b.mean() for b in bins if b.size >= 15]
         rng = max(bm) - min(bm)
         assert 0.01 < rng < 0.12, (el, rng)
+
+
+def _alpha_bounds(mh):
+    m = ALPHA_SEQUENCE["margin"]
+    return (np.interp(mh, mock._LOWER[:, 0], mock._LOWER[:, 1]) + m,
+            np.interp(mh, mock._UPPER[:, 0], mock._UPPER[:, 1]) - m)
+
+
+def test_low_alpha_sequence_is_a_truncated_gaussian():
+    """Inside the shrunk polygon, no pile-up on its edges, the plain Gaussian far from them."""
+    rng = np.random.default_rng(5)
+    n = 200_000
+    mh = rng.uniform(-0.4, 0.3, n)
+    xe = rng.exponential(2.0, n) * 4  # hotter than the mock, so that many means lie near the top edge
+    z = rng.normal(size=n)
+    alpha = low_alpha_sequence(mh, xe, z)
+    lo, hi = _alpha_bounds(mh)
+    assert np.all((alpha >= lo) & (alpha <= hi))
+    c = ALPHA_SEQUENCE
+    mu = c["c0"] + c["c_MH"] * mh + c["c_E"] * xe
+    plain = mu + c["sigma"] * z
+    beyond = (plain > hi) | (plain < lo)
+    assert beyond.mean() > 0.02  # a clip would put all of these on an edge
+    on_edge = (np.abs(alpha - hi) < 1e-5) | (np.abs(alpha - lo) < 1e-5)
+    assert on_edge.mean() < 1e-3
+    # far from both edges the truncation changes (almost) nothing: there the
+    # cut-off tails hold < 3e-7 of the Gaussian, which moves |z| < 2 by < 1e-5 sigma
+    far = ((hi - mu) > 5 * c["sigma"]) & ((mu - lo) > 5 * c["sigma"]) & (np.abs(z) < 2)
+    assert far.sum() > 1000
+    np.testing.assert_allclose(alpha[far], plain[far], atol=1e-5 * c["sigma"])
+    # stars whose mean sits on the top edge: the truncated half-Gaussian, not a spike
+    at_edge = np.abs(mu - hi) < 0.002
+    u = stats.norm.cdf(z[at_edge])
+    np.testing.assert_allclose(np.median(alpha[at_edge] - hi[at_edge]), c["sigma"] * stats.norm.ppf(0.25), atol=0.002)
+    assert np.corrcoef(u, alpha[at_edge] - mu[at_edge])[0, 1] > 0.9
+
+
+def test_mock_alpha_plane_has_no_edge_ridge(small_mock):
+    """The clean stars of the mock fill the low-alpha sequence; none sit on the polygon's edge."""
+    _, _, quality = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL)
+    mh, alpha = quality["M_H"].to_numpy(), quality["ALPHA_M"].to_numpy()
+    lo, hi = _alpha_bounds(mh)
+    inside = (alpha >= lo - 1e-6) & (alpha <= hi + 1e-6)  # float32 column; decoys lie outside
+    assert inside.sum() > 1500
+    on_edge = (np.abs(alpha - hi) < 2e-4) | (np.abs(alpha - lo) < 2e-4)
+    assert on_edge[inside].mean() < 0.01
 
 
 # ------------------------------------------------------------ sensitivity

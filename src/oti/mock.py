@@ -189,8 +189,8 @@ class AbundanceModel:
 
     E in (km/s)^2, L_z in kpc km/s (positive for disk rotation). E_circ and R_g
     come from a fixed fine table of circular orbits (a deterministic function
-    of L_z). M_H follows FE_H; ALPHA_M is a low-alpha sequence kept inside the
-    DESIGN polygon.
+    of L_z). M_H follows FE_H; ALPHA_M is a low-alpha sequence inside the
+    DESIGN polygon (:func:`low_alpha_sequence`).
     """
 
     model: MassModel
@@ -226,6 +226,37 @@ class AbundanceModel:
         return {
             el: c["c0"] + c["c_E"] * xe + c["c_R"] * xr for el, c in self.coeffs.items()
         }
+
+
+#: Low-alpha sequence of the mock: [alpha/M] = c0 + c_MH [M/H] + c_E x_E + sigma N(0, 1)
+#: (x_E of :meth:`AbundanceModel.features`: stars on hotter orbits are slightly
+#: alpha-richer), truncated to the polygon less a margin.
+ALPHA_SEQUENCE = {"c0": -0.005, "c_MH": -0.10, "c_E": 0.003, "sigma": 0.012, "margin": 0.015}
+
+
+def low_alpha_sequence(mh: np.ndarray, xe: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """[alpha/M] [dex] of clean mock stars, shape of ``mh``.
+
+    ``z`` are standard-normal draws (one per star). The Gaussian sequence
+    :data:`ALPHA_SEQUENCE` is truncated, by mapping ``z``'s quantile into the
+    part of the Gaussian that lies inside the low-alpha polygon shrunk by
+    ``margin`` at this [M/H] (inverse-CDF sampling of a truncated normal): no
+    clean star falls outside the polygon, and none piles up on its edge (a
+    clip put 15% of the default mock on the upper edge). Stars far from the
+    edges get c0 + c_MH mh + c_E xe + sigma z.
+    """
+    from scipy.special import ndtr
+    from scipy.stats import truncnorm
+
+    c = ALPHA_SEQUENCE
+    mh = np.asarray(mh, float)
+    mu = c["c0"] + c["c_MH"] * mh + c["c_E"] * np.asarray(xe, float)
+    hi = np.interp(mh, _UPPER[:, 0], _UPPER[:, 1]) - c["margin"]
+    lo = np.interp(mh, _LOWER[:, 0], _LOWER[:, 1]) + c["margin"]
+    alpha = truncnorm.ppf(ndtr(np.asarray(z, float)), (lo - mu) / c["sigma"], (hi - mu) / c["sigma"],
+                          loc=mu, scale=c["sigma"])
+    # the ppf is finite inside (lo, hi) except for a mean far beyond an edge (none in practice)
+    return np.clip(np.where(np.isfinite(alpha), alpha, np.clip(mu, lo, hi)), lo, hi)
 
 
 def truth_model(truth: dict) -> MassModel:
@@ -631,11 +662,8 @@ def generate_mock(
     xe, _ = abund.features(E, lz)
     mh = rows["FE_H"] + rng.normal(0, 0.01, n)
     mh = np.clip(mh, -0.85, 0.5)
-    alpha = 0.005 - 0.06 * mh + 0.01 * xe + rng.normal(0, 0.015, n)
-    hi = np.interp(mh, _UPPER[:, 0], _UPPER[:, 1]) - 0.015
-    lo = np.interp(mh, _LOWER[:, 0], _LOWER[:, 1]) + 0.015
     rows["M_H"] = mh
-    rows["ALPHA_M"] = np.clip(alpha, lo, hi)
+    rows["ALPHA_M"] = low_alpha_sequence(mh, xe, rng.normal(0, 1, n))
     rows["M_H_ERR"] = rng.uniform(0.006, 0.012, n)
     rows["ALPHA_M_ERR"] = rng.uniform(0.006, 0.012, n)
     # stellar parameters of red giants, safely inside the cuts
