@@ -117,6 +117,7 @@ def test_resume_redoes_only_the_missing_trial_job(run1):
         ("grid={'elements':['N_FE']}", "N_FE"),
         ("grid={'f_min':1.5,'f_max':1.0}", "grid.f_min = 1.5 is above grid.f_max"),
         ("grid={'f_step':0.025}", "grid.f_step = 0.025 must be a multiple of 0.01"),
+        ("run_name=../elsewhere", "run_name"),
     ],
 )
 def test_bad_config_refused_before_any_job(tmp_path, override, key):
@@ -137,6 +138,20 @@ def test_nested_cli_override_is_typed(tmp_path):
     jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
             if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert jobs.get("optimize_trials") == 3 * 2, out  # 3 elements x ceil(6 / 4) chunks
+
+
+def test_named_run_keeps_its_own_outputs(tmp_path):
+    """run_name=alt: every output, the mock catalog included, under results/mock-alt/ or resources/mock-alt/."""
+    wd = make_workdir(tmp_path / "named", TINY)
+    res = snakemake(wd, "--summary", "--configfile", "tiny.yaml", "--config", "run_name=alt")
+    rows = [line.split("\t") for line in res.stdout.splitlines()]
+    assert rows[0][0] == "output_file"
+    paths = [r[0] for r in rows[1:] if len(r) > 1]
+    assert len(paths) > 50
+    own = [p for p in paths if p.startswith(("results/mock-alt/", "resources/mock-alt/"))]
+    shared = [p for p in paths if p.startswith("resources/numba/")]  # the compiled kernels
+    assert sorted(own + shared) == sorted(paths), sorted(set(paths) - set(own) - set(shared))
+    assert "resources/mock-alt/allStarLite-mock.fits" in own and "results/mock-alt/table1.md" in own
 
 
 def test_repeated_valley_hz_refused_before_any_job(tmp_path):

@@ -13,7 +13,10 @@ DATASET = config["dataset"]
 # where parallaxes and proper motions come from (dataset dr17; the mock always
 # reads its cross-match file, which is what it stands in for)
 ASTROMETRY = config["data"]["astrometry"] if DATASET == "dr17" else "gaiadr3"
-RES = f"results/{DATASET}"
+# a named run keeps its own outputs (and its own mock catalog) beside the default ones
+RUN = DATASET if config.get("run_name") is None else f"{DATASET}-{config['run_name']}"
+RES = f"results/{RUN}"
+MOCK = "resources/mock" if config.get("run_name") is None else f"resources/mock-{config['run_name']}"
 LOGS = f"{RES}/logs"
 BENCH = f"{RES}/benchmarks"
 ELEMENTS = list(config["elements"])
@@ -111,8 +114,8 @@ def catalog_files():
     """
     if DATASET == "mock":
         return {
-            "allstar": "resources/mock/allStarLite-mock.fits",
-            "gaia": "resources/mock/gaiadr3-xmatch-mock.fits",
+            "allstar": f"{MOCK}/allStarLite-mock.fits",
+            "gaia": f"{MOCK}/gaiadr3-xmatch-mock.fits",
         }
     files = {"allstar": "resources/dr17/allStarLite-dr17-synspec_rev1.fits"}
     if ASTROMETRY == "gaiadr3":
@@ -152,7 +155,7 @@ def all_targets():
 
 def truth_input(wildcards=None):
     """The mock's injected parameters, drawn in the constraint figures (dataset mock only)."""
-    return {"truth": "resources/mock/truth.json"} if DATASET == "mock" else {}
+    return {"truth": f"{MOCK}/truth.json"} if DATASET == "mock" else {}
 
 
 def valley_figure_inputs(wildcards=None):

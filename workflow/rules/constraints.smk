@@ -58,7 +58,7 @@ rule recovery:
         per_element=f"{RES}/constraints/per_element.csv",
         valleys=f"{RES}/grid/valleys.parquet",
         force=f"{RES}/constraints/vertical_force.csv",
-        truth="resources/mock/truth.json",
+        truth=f"{MOCK}/truth.json",
     output:
         md=report(f"{RES}/recovery.md", caption="../report/recovery.rst", category="Recovery"),
         json=report(f"{RES}/recovery.json", caption="../report/recovery.rst", category="Recovery"),

@@ -9,18 +9,18 @@ rule mock_catalog:
     message:
         "Generating the mock DR17 + Gaia DR3 catalog ({params.n_stars} stars, seed {params.seed})"
     output:
-        allstar="resources/mock/allStarLite-mock.fits",
-        gaia="resources/mock/gaiadr3-xmatch-mock.fits",
-        truth="resources/mock/truth.json",
+        allstar=f"{MOCK}/allStarLite-mock.fits",
+        gaia=f"{MOCK}/gaiadr3-xmatch-mock.fits",
+        truth=f"{MOCK}/truth.json",
     params:
         n_stars=config["mock"]["n_stars"],
         seed=config["mock"]["seed"],
         errors=config["mock"]["errors"],
         truth=config["mock"]["truth"],
     log:
-        "resources/mock/logs/mock_catalog.log",
+        f"{MOCK}/logs/mock_catalog.log",
     benchmark:
-        "resources/mock/benchmarks/mock_catalog.tsv"
+        f"{MOCK}/benchmarks/mock_catalog.tsv"
     threads: workflow.cores
     conda:
         ENV
