@@ -21,7 +21,7 @@ _SRC = str(Path(workflow.basedir) / "src")
 if Path(_SRC).is_dir():
     sys.path.insert(0, _SRC)
     _paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join([_SRC] + [p for p in _paths if p != _SRC])
+    os.environ.update(PYTHONPATH=os.pathsep.join([_SRC] + [p for p in _paths if p != _SRC]))
 
 from oti.config import coerce_cli_strings
 
