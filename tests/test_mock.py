@@ -256,6 +256,11 @@ def test_low_alpha_sequence_is_a_truncated_gaussian():
     assert np.corrcoef(u, alpha[at_edge] - mu[at_edge])[0, 1] > 0.9
 
 
+def test_low_alpha_sequence_refuses_the_polygon_tip():
+    with pytest.raises(ValueError, match="leaves no room"):
+        low_alpha_sequence(np.array([0.0, -0.98]), np.zeros(2), np.zeros(2))
+
+
 def test_mock_alpha_plane_has_no_edge_ridge(small_mock):
     """The clean stars of the mock fill the low-alpha sequence; none sit on the polygon's edge."""
     _, _, quality = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL)

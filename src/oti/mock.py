@@ -253,6 +253,10 @@ def low_alpha_sequence(mh: np.ndarray, xe: np.ndarray, z: np.ndarray) -> np.ndar
     mu = c["c0"] + c["c_MH"] * mh + c["c_E"] * np.asarray(xe, float)
     hi = np.interp(mh, _UPPER[:, 0], _UPPER[:, 1]) - c["margin"]
     lo = np.interp(mh, _LOWER[:, 0], _LOWER[:, 1]) + c["margin"]
+    if np.any(lo >= hi):
+        bad = mh[lo >= hi]
+        raise ValueError(f"low_alpha_sequence: [M/H] = {bad.min():.3f} ... {bad.max():.3f} leaves no room "
+                         f"inside the low-alpha polygon less {c['margin']} dex")
     alpha = truncnorm.ppf(ndtr(np.asarray(z, float)), (lo - mu) / c["sigma"], (hi - mu) / c["sigma"],
                           loc=mu, scale=c["sigma"])
     # the ppf is finite inside (lo, hi) except for a mean far beyond an edge (none in practice)
