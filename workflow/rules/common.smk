@@ -14,9 +14,9 @@ DATASET = config["dataset"]
 # reads its cross-match file, which is what it stands in for)
 ASTROMETRY = config["data"]["astrometry"] if DATASET == "dr17" else "gaiadr3"
 # a named run keeps its own outputs (and its own mock catalog) beside the default ones
-RUN = DATASET if config.get("run_name") is None else f"{DATASET}-{config['run_name']}"
-RES = f"results/{RUN}"
-MOCK = "resources/mock" if config.get("run_name") is None else f"resources/mock-{config['run_name']}"
+_RUN_SUFFIX = "" if config.get("run_name") is None else f"-{config['run_name']}"
+RES = f"results/{DATASET}{_RUN_SUFFIX}"
+MOCK = f"resources/mock{_RUN_SUFFIX}"
 LOGS = f"{RES}/logs"
 BENCH = f"{RES}/benchmarks"
 ELEMENTS = list(config["elements"])
