@@ -14,9 +14,9 @@ does (lists and tree carried over) and once with every search started
 cold, checks that the results are identical, and prints the median wall
 time per trial and per evaluation, split by stage; the deviation stage is
 split further into the k-d tree build or refit, the neighbour query of the
-distinct stars, the search for those whose copies left them short of K rows
-and their re-query, the expansion of star lists into rows (only for labels
-that differ between copies, so zero here) and the local mean.
+distinct stars (their weighted neighbour sets), the expansion of sets into
+rows (only for labels that differ between copies, so zero here) and the
+local mean.
 Without ``--parent`` it uses a synthetic thin-disk sample of ``--n`` stars.
 """
 
@@ -34,8 +34,7 @@ from oti.neighbours import Tree
 from oti.objective import TrialSettings, run_trial
 
 #: sub-stages of the deviation, in print order
-_SUBSTAGES = ("  tree build/refit", "  query", "  re-query short", "  short check", "  lists -> rows",
-              "  local mean")
+_SUBSTAGES = ("  tree build/refit", "  query", "  sets -> rows", "  local mean")
 #: seconds spent in each sub-stage since the last evaluation ended
 _SUB: dict[str, float] = dict.fromkeys(_SUBSTAGES, 0.0)
 
@@ -53,20 +52,15 @@ def _timed(fn, stage):
     return wrapper
 
 
-def _query_stage(self, k, subset=None, hint=None):
-    return "  query" if subset is None else "  re-query short"
-
-
 # every call the deviation makes to these goes through the module or class
 # attribute, so the wrappers see them all (the timings include the wrapper's
 # ~1 us, negligible against milliseconds)
 Tree.__init__ = _timed(Tree.__init__, "  tree build/refit")
 Tree.moved = _timed(Tree.moved, "  tree build/refit")
-Tree.query = _timed(Tree.query, _query_stage)
-deviation_module._short_lists = _timed(deviation_module._short_lists, "  short check")
-deviation_module._collect_rows = _timed(deviation_module._collect_rows, "  lists -> rows")
+Tree.weighted_sets = _timed(Tree.weighted_sets, "  query")
+deviation_module._expand_sets = _timed(deviation_module._expand_sets, "  sets -> rows")
 deviation_module.local_mean = _timed(deviation_module.local_mean, "  local mean")
-deviation_module._local_mean_star_lists = _timed(deviation_module._local_mean_star_lists, "  local mean")
+deviation_module._local_mean_sets = _timed(deviation_module._local_mean_sets, "  local mean")
 
 
 class _ColdMemory(NeighbourMemory):

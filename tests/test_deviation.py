@@ -193,20 +193,26 @@ def test_neighbour_memory_gives_the_same_neighbours_as_a_fresh_search():
         assert memory.ids is not None and memory.ids.size == np.unique(src[keep]).size
 
 
-def test_neighbour_memory_reindexes_lists_to_the_stars_of_now():
+def test_neighbour_memory_reindexes_sets_to_the_stars_of_now():
     from oti.deviation import NeighbourMemory
+    from oti.neighbours import WeightedSets
 
     memory = NeighbourMemory()
     assert memory.hint_for(np.arange(5), 2) is None
     old_ids = np.array([2, 3, 5, 7, 11])
-    lists = np.array([[1, 2], [0, 4], [3, 1], [4, 0], [-1, -1]])  # rows of old_ids
-    memory.remember(old_ids, 2, lists)
-    assert memory.hint_for(old_ids, 2) is lists
+    # rows of old_ids: members (indices into old_ids), their number, the tail
+    sets = WeightedSets(np.array([[1, 2], [0, 4], [1, 3], [0, 4], [-1, -1]]),
+                        np.array([2, 2, 2, 2, 0]), np.array([2, 4, 3, 0, -1]))
+    memory.remember(old_ids, 2, sets)
+    assert memory.hint_for(old_ids, 2) is sets
     assert memory.hint_for(old_ids, 3) is None
     new_ids = np.array([1, 3, 5, 11, 13])  # 2 and 7 gone, 1 and 13 new
     h = memory.hint_for(new_ids, 2)
-    # star 3 had neighbours (2, 11): 2 is gone (-1), 11 is now row 3
-    np.testing.assert_array_equal(h, [[-1, -1], [-1, 3], [-1, 1], [-1, -1], [-1, -1]])
+    # star 3 had the set (2, 11): 2 is gone (-1), 11 is now row 3; star 5 had
+    # (3, 7): 3 is now row 1, 7 is gone; new stars get empty sets
+    np.testing.assert_array_equal(h.members, [[-1, -1], [-1, 3], [1, -1], [-1, -1], [-1, -1]])
+    np.testing.assert_array_equal(h.length, [0, 2, 2, 0, 0])
+    np.testing.assert_array_equal(h.tail, [-1, 3, -1, -1, -1])
     # the split of a source index is reused while it is unchanged
     src = np.array([4, 1, 4, 9])
     a = memory.split(src)
@@ -219,10 +225,11 @@ def test_neighbour_memory_reindexes_lists_to_the_stars_of_now():
 @pytest.mark.parametrize("weighting", ["uniform", "epanechnikov"])
 def test_resample_estimates_once_per_star_equal_row_level(weighting, shared):
     """abundance_deviation estimates each distinct star once (copies share
-    neighbours), from its list of neighbour stars with their copies counted
+    neighbours), from its set of neighbour stars with their copies counted
     when the copies share their label (``shared``, as in a bootstrap
     resample), from the expanded rows otherwise; either must equal the
-    row-level estimate exactly."""
+    row-level estimate: to rounding from the set (its rows are summed in
+    the set's order, not by distance), exactly from the expanded rows."""
     rng = np.random.default_rng(12)
     n, k = 2500, 20
     base = rng.normal(size=(n, 3)) * [30.0, 200.0, 10.0]
@@ -233,7 +240,10 @@ def test_resample_estimates_once_per_star_equal_row_level(weighting, shared):
                                    weighting=weighting)
     pts = base[src] / 30.0
     nbr = neighbour_indices(pts, k + (weighting == "epanechnikov"), source_index=src)
-    np.testing.assert_array_equal(delta, y - local_mean(pts, y, nbr, weighting))
+    if shared:  # the same rows, summed in the set's order instead of by distance
+        np.testing.assert_allclose(delta, y - local_mean(pts, y, nbr, weighting), rtol=0, atol=1e-13)
+    else:  # the very same rows, in the same order
+        np.testing.assert_array_equal(delta, y - local_mean(pts, y, nbr, weighting))
     first = np.unique(src, return_index=True)[1]
     nb_u = nbr[first]
     np.testing.assert_allclose(local_mean_numpy(pts, y, nb_u, weighting, at=first),

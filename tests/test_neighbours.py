@@ -157,72 +157,113 @@ def test_knn_subset_rows_equal_full_query():
         knn_subset(pts, 5, np.array([1, 1]))
 
 
-def test_hint_never_changes_the_answer():
-    """Hints (guessed neighbour lists) only prune the search: good, stale,
-    wrong, duplicated, out-of-range or too-narrow hints all give the exact
-    answer, bit for bit, and the same sets as cKDTree."""
+def _row_level_sets(pts, w, need):
+    """Reference for Tree.weighted_sets: expand point i into w[i] copies, find
+    each copy's ``need`` nearest rows among the copies of the *other* points
+    with cKDTree, and map them back to points (sorted); the tail is the point
+    of the need-th row in (distance, point index) order."""
+    rows_of = np.repeat(np.arange(len(pts)), w)
+    tree = cKDTree(pts[rows_of])
+    members, tails = [], []
+    for i in range(len(pts)):
+        d, j = tree.query(pts[i], need + w[i] + w.max() + 8)
+        keep = rows_of[j] != i
+        d, j = d[keep], rows_of[j[keep]]
+        order = np.lexsort((j, d))[:need]  # rows by (distance, point index)
+        members.append(np.unique(j[order]))
+        tails.append(j[order][-1])
+    return members, np.array(tails)
+
+
+def _assert_sets(ws, members, tails):
+    for i, m in enumerate(members):
+        assert ws.length[i] == m.size, i
+        np.testing.assert_array_equal(ws.members[i, : m.size], m)
+        assert np.all(ws.members[i, m.size:] == -1)
+    np.testing.assert_array_equal(ws.tail, tails)
+
+
+@pytest.mark.parametrize("need", [1, 9, 33])
+def test_weighted_sets_are_the_points_of_the_nearest_rows(need):
+    """Weighted sets (the distinct stars of a bootstrap resample, weighted by
+    their copies) equal a row-level cKDTree search over the copies, without
+    and with hints, also with exact duplicates among the points."""
     from oti.neighbours import Tree
 
+    rng = np.random.default_rng(need)
+    base = _action_like(1200, rng)
+    pts = base[rng.integers(0, 1200, 1500)]  # distinct points at equal positions: ties
+    pts = np.unique(pts, axis=0)[rng.permutation(len(np.unique(pts, axis=0)))]
+    pts[1::97] = pts[::97][: len(pts[1::97])]  # a few exact duplicates after all
+    w = rng.poisson(1.0, len(pts)) + 1
+    members, tails = _row_level_sets(pts, w, need)
+    ws = Tree(pts).weighted_sets(w, need)
+    _assert_sets(ws, members, tails)
+    assert Tree(pts).weighted_sets(w, need, hint=ws).members.tobytes() == ws.members.tobytes()
+
+
+def test_weighted_hint_never_changes_the_answer():
+    """Hints only prune the search: good, stale, far, corrupted (repeated,
+    unsorted, out of range, the point itself, too light, wrong length) or
+    empty sets all give the exact answer, in a new or a refitted tree."""
+    from oti.neighbours import Tree, WeightedSets
+
     rng = np.random.default_rng(21)
-    n, k = 4000, 26
+    n, need = 3000, 26
     pts = _action_like(n, rng)
-    prev = Tree(pts).query(k + 4)[1]
-    bad = prev.copy()
-    bad[::7, 3] = bad[::7, 5]             # a repeated index: not k distinct points
-    bad[3::7] = prev[3::7, 1:2]           # one point k times: a far too tight bound
-    bad[1::7, 0] = n + 3                  # out of range
-    bad[2::7, 2] = -1                     # unknown
-    few_bad = prev.copy()
-    few_bad[[0, 1, 1500, n - 1], 0] = -1  # a few groups of queries fall back to the plain search
+    w = rng.poisson(1.0, n) + 1
+    prev = Tree(pts).weighted_sets(w, need)
+    bad = WeightedSets(prev.members.copy(), prev.length.copy(), prev.tail.copy())
+    bad.members[::9, 1] = bad.members[::9, 0]              # repeated index
+    bad.members[1::9, [0, 1]] = bad.members[1::9, [1, 0]]  # not increasing
+    bad.members[2::9, 0] = -1                              # unknown (a star gone)
+    bad.members[3::9, bad.length[3::9] - 1] = n + 5         # out of range
+    bad.length[4::9] = 0                                   # a new star
+    bad.length[5::9] = 1                                   # too light to bound anything
+    bad.length[6::9] = need + 1                            # longer than the row
+    rows = np.arange(7, n, 9)
+    bad.members[rows, 0] = rows                            # the point itself
+    bad.members[rows] = np.sort(bad.members[rows], axis=1)
+    far = np.sort(np.stack([rng.choice(n, need, replace=False) for _ in range(n)]), axis=1)
+    # supersets: each set and the next point out, so that the points within
+    # the hinted bound are the hinted ones and the farthest must be dropped
+    nxt = Tree(pts).query(need + 12)[1]
+    sup = np.full((n, need), -1)
+    sup_len = np.zeros(n, int)
+    for i in range(n):
+        extra = [j for j in nxt[i] if j != i and j not in prev.members[i, : prev.length[i]]][0]
+        row = np.sort(np.append(prev.members[i, : prev.length[i]], extra))[:need]
+        sup[i, : row.size] = row
+        sup_len[i] = row.size
     hints = {
-        "previous lists": prev,
-        "random": rng.integers(0, n, (n, k)),
+        "previous sets": prev,
+        "supersets": WeightedSets(sup, sup_len, prev.tail),
         "corrupted": bad,
-        "a few corrupted": few_bad,
-        "too narrow": prev[:, : k - 1],
-        "wrong shape": prev[:-1],
+        "random": WeightedSets(far, np.full(n, need), far[:, -1]),
     }
     for jitter in (1e-3, 3e-2, 0.5):
         moved = pts + rng.normal(0.0, jitter, pts.shape) * [1.0, 1.0, 0.3]
-        tree = Tree(moved)
-        d0, i0 = tree.query(k)
-        dc, ic = cKDTree(moved).query(moved, k)
-        np.testing.assert_allclose(d0, dc, rtol=0, atol=1e-12)
-        assert np.array_equal(np.sort(i0, axis=1), np.sort(ic, axis=1))
-        for name, h in hints.items():
-            d, i = tree.query(k, hint=h)
-            assert np.array_equal(i, i0), (jitter, name)
-            assert np.array_equal(d, d0), (jitter, name)
-        sub = rng.choice(n, 300, replace=False)
-        d, i = tree.query(k, sub, hint=prev)
-        assert np.array_equal(i, i0[sub]) and np.array_equal(d, d0[sub])
-        refit = Tree(pts).moved(moved)  # old topology, refitted boxes
-        for h in (prev, few_bad):
-            d, i = refit.query(k, hint=h)
-            assert np.array_equal(i, i0) and np.array_equal(d, d0), jitter
-
-
-def test_hinted_search_with_exact_duplicates():
-    """A bootstrap resample repeats points: ties at distance 0 and equal
-    distances are ordered by index with or without hints (grouped search)."""
-    from oti.neighbours import Tree
-
-    rng = np.random.default_rng(5)
-    base = _action_like(1500, rng)
-    pts = base[rng.integers(0, 1500, 3000)]
-    k = 12
-    d0, i0 = Tree(pts).query(k)
-    dc, ic = cKDTree(pts).query(pts, k)
-    np.testing.assert_array_equal(d0, dc)
-    for jitter in (0.0, 1e-3, 0.1):
-        moved = pts + rng.normal(0.0, jitter, pts.shape)
-        moved[1::2] = moved[::2]  # pairs of exact duplicates
-        tree = Tree(moved)
-        dr, ir = tree.query(k)
-        d, i = tree.query(k, hint=i0)
-        assert np.array_equal(i, ir) and np.array_equal(d, dr), jitter
-        # rows sorted by (distance, index)
-        assert np.all((np.diff(dr, axis=1) > 0) | ((np.diff(dr, axis=1) == 0) & (np.diff(ir, axis=1) > 0)))
+        cold = Tree(moved).weighted_sets(w, need)
+        members, tails = _row_level_sets(moved, w, need)
+        _assert_sets(cold, members, tails)
+        for tree in (Tree(moved), Tree(pts).moved(moved)):
+            for name, h in hints.items():
+                ws = tree.weighted_sets(w, need, hint=h)
+                for f in ("members", "length", "tail"):
+                    assert np.array_equal(getattr(ws, f), getattr(cold, f)), (jitter, name, f)
+                # written into the hint's own arrays: only the changed rows are rewritten
+                own = WeightedSets(*(a.copy() for a in h))
+                ws = tree.weighted_sets(w, need, hint=own, reuse_hint=True)
+                assert ws.members is own.members and ws.length is own.length
+                for f in ("members", "length", "tail"):
+                    assert np.array_equal(getattr(ws, f), getattr(cold, f)), (jitter, name, f)
+    with pytest.raises(ValueError, match="hint must have shape"):
+        Tree(pts).weighted_sets(w, need, hint=WeightedSets(prev.members[:-1], prev.length[:-1],
+                                                           prev.tail[:-1]))
+    with pytest.raises(ValueError, match="weigh less"):
+        Tree(pts[:5]).weighted_sets(np.ones(5, int), 5)
+    with pytest.raises(ValueError, match="integers >= 1"):
+        Tree(pts).weighted_sets(w - 1, need)
 
 
 def test_moved_tree_reuses_topology_and_stays_exact():

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import constants as K
 from .bootstrap import resample_index
-from .neighbours import Tree, knn
+from .neighbours import Tree, WeightedSets, _sort_pairs, knn
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,12 @@ class NeighbourMemory:
     """What one neighbour search leaves for the next on the same resample.
 
     Between two evaluations of one Nelder-Mead trial the actions move only a
-    little, so each star's previous neighbours bound its new K-th neighbour
-    distance tightly and the k-d tree search prunes much more (speed only:
-    :meth:`oti.neighbours.Tree.query` returns the exact answer with any hint).
-    Lists are kept per query width and stars are identified by their source
-    index, so a star that drops out of an evaluation (a failed action) or
-    comes back is handled. The split of the source index into distinct
+    little, so each star's previous neighbour set bounds its new one tightly
+    and is usually still the answer (speed only:
+    :meth:`oti.neighbours.Tree.weighted_sets` returns the exact answer with
+    any hint). Sets are kept per number of rows and stars are identified by
+    their source index, so a star that drops out of an evaluation (a failed
+    action) or comes back is handled. The split of the source index into distinct
     stars is kept too (it changes only when the set of rows does), and so is
     the k-d tree, whose topology is reused with refitted boxes.
     """
@@ -65,30 +65,36 @@ class NeighbourMemory:
 
     def __init__(self) -> None:
         self.ids: np.ndarray | None = None
-        self._lists: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._lists: dict[int, tuple[np.ndarray, WeightedSets]] = {}
         self._splits: list[tuple[np.ndarray, tuple]] = []
         self._tree: tuple | None = None
 
-    def hint_for(self, ids: np.ndarray, k: int) -> np.ndarray | None:
-        """The remembered k-wide lists re-indexed to the sorted distinct ``ids``
-        of now (-1: unknown), or None."""
-        if k not in self._lists:
+    def hint_for(self, ids: np.ndarray, need: int) -> WeightedSets | None:
+        """The remembered sets for ``need`` rows re-indexed to the sorted
+        distinct ``ids`` of now, or None. A star that is gone becomes -1 in
+        the sets that held it and a new star gets an empty set: those stars
+        are searched without a hint."""
+        if need not in self._lists:
             return None
-        old_ids, lists = self._lists[k]
+        old_ids, sets = self._lists[need]
         if ids.shape == old_ids.shape and np.array_equal(ids, old_ids):
-            return lists
+            return sets
         pos = np.minimum(np.searchsorted(old_ids, ids), old_ids.size - 1)
         known = old_ids[pos] == ids
         old_to_new = np.full(old_ids.size + 1, -1, dtype=np.int64)  # [-1] -> -1
         old_to_new[pos[known]] = np.flatnonzero(known)
-        hint = np.full((ids.size, lists.shape[1]), -1, dtype=np.int64)
-        hint[known] = old_to_new[lists[pos[known]]]
-        return hint
+        members = np.full((ids.size, sets.members.shape[1]), -1, dtype=np.int64)
+        members[known] = old_to_new[sets.members[pos[known]]]
+        length = np.zeros(ids.size, dtype=np.int64)
+        length[known] = sets.length[pos[known]]
+        tail = np.full(ids.size, -1, dtype=np.int64)
+        tail[known] = old_to_new[sets.tail[pos[known]]]
+        return WeightedSets(members, length, tail)
 
-    def remember(self, ids: np.ndarray, k: int, lists: np.ndarray) -> None:
-        """Keep ``lists`` (len(ids), k): row i for star ``ids[i]``, -1 rows allowed."""
+    def remember(self, ids: np.ndarray, need: int, sets: WeightedSets) -> None:
+        """Keep the neighbour sets (for ``need`` rows) of the sorted distinct stars ``ids``."""
         self.ids = ids
-        self._lists[k] = (ids, lists)
+        self._lists[need] = (ids, sets)
 
     def tree_for(self, ids: np.ndarray, points: np.ndarray):
         """A k-d tree over ``points`` (rows of the sorted distinct ``ids``):
@@ -153,45 +159,64 @@ def neighbour_indices(
         if not ok:
             raise RuntimeError("neighbour search returned too few non-self neighbours")
         return out
-    # a bootstrap resample: each distinct star's list of stars (see
-    # _star_lists) expanded into rows, copies in row order
-    split, unbr, redo, unbr2 = _star_lists(points, k, source_index, memory)
-    return _expand_star_lists(split, unbr, redo, unbr2, k)[split[2]]
+    # a bootstrap resample: each distinct star's set of stars (see
+    # _star_sets) expanded into rows, copies in row order
+    split, sets = _star_sets(points, k, source_index, memory)
+    return _expand_sets(points, split, sets, k)[split[2]]
 
 
-def _expand_star_lists(split: tuple, unbr: np.ndarray, redo: np.ndarray, unbr2: np.ndarray,
-                       k: int) -> np.ndarray:
-    """The k neighbour rows (U, k) of each distinct star from the lists of
-    :func:`_star_lists` (copies in row order)."""
-    uniq, _, _, counts, rows_sorted, row_start = split
-    out_u, _ = _collect_rows(unbr, np.arange(uniq.size, dtype=np.int64), counts, row_start,
-                             rows_sorted, k)
-    out2, short2 = _collect_rows(unbr2, redo, counts, row_start, rows_sorted, k)
-    if short2.any():
-        raise RuntimeError("neighbour search returned too few non-self neighbours")
-    out_u[redo] = out2
-    return out_u
+def _expand_sets(points: np.ndarray, split: tuple, sets: WeightedSets, k: int) -> np.ndarray:
+    """The k neighbour rows (U, k) of each distinct star from its set
+    (:func:`_star_sets`): the set's stars in (distance, index) order, each
+    with its copies in row order."""
+    _, first, _, counts, rows_sorted, row_start = split
+    return _expand_kernel(np.ascontiguousarray(points[first]), sets.members, sets.length, counts,
+                          rows_sorted, row_start, k)
 
 
-def _star_lists(points: np.ndarray, k: int, source_index: np.ndarray,
-                memory: NeighbourMemory | None = None):
-    """Neighbour lists of the distinct stars of a bootstrap resample.
+@numba.njit(cache=True)
+def _expand_kernel(upoints, members, length, counts, rows_sorted, row_start, k):
+    u = upoints.shape[0]
+    out = np.empty((u, k), dtype=np.int64)
+    d2 = np.empty(members.shape[1])
+    ix = np.empty(members.shape[1], dtype=np.int64)
+    for i in range(u):
+        ln = length[i]
+        for j in range(ln):
+            s = members[i, j]
+            e0 = upoints[s, 0] - upoints[i, 0]
+            e1 = upoints[s, 1] - upoints[i, 1]
+            e2 = upoints[s, 2] - upoints[i, 2]
+            d2[j] = e0 * e0 + e1 * e1 + e2 * e2
+            ix[j] = s
+        _sort_pairs(d2, ix, ln)
+        m = 0
+        for j in range(ln):
+            s = ix[j]
+            for c in range(counts[s]):
+                if m < k:
+                    out[i, m] = rows_sorted[row_start[s] + c]
+                    m += 1
+    return out
 
-    All copies of a star share one position and one neighbour list (their own
+
+def _star_sets(points: np.ndarray, need: int, source_index: np.ndarray,
+               memory: NeighbourMemory | None = None) -> tuple[tuple, WeightedSets]:
+    """Neighbour sets of the distinct stars of a bootstrap resample.
+
+    All copies of a star share one position and one neighbour set (their own
     copies excluded), so the tree holds the U distinct stars and each is
-    queried once; walking a star's neighbours in (distance, index) order and
-    taking each neighbour's copies (lowest row first) until ``k`` rows are
-    collected gives exactly the rows a row-level search returns. The first
-    query asks for ``k_first`` distinct stars (copies make fewer than k
-    enough, on average k / 1.58); the few stars that need more (``redo``)
-    are re-queried with k + 1.
+    searched once: its set is the distinct stars that hold its ``need``
+    nearest rows, found by :meth:`oti.neighbours.Tree.weighted_sets` with
+    the copy counts as weights (the farthest of them, the tail, may
+    contribute only some of its copies). Walking the set in (distance,
+    index) order and taking each star's copies (lowest row first) until
+    ``need`` rows gives exactly the rows a row-level search returns.
 
-    Returns (split, unbr, redo, unbr2): ``split`` = (distinct sources, first
-    row of each, row -> distinct star, copies of each, rows grouped by star,
-    start of each group); ``unbr`` (U, k_first) distinct-star lists sorted
-    by (distance, index), the star itself included; ``redo`` (R,) the stars
-    whose first list holds fewer than k rows and ``unbr2`` (R, k + 1) their
-    longer lists.
+    Returns (split, sets): ``split`` = (distinct sources, first row of each,
+    row -> distinct star, copies of each, rows grouped by star, start of
+    each group); ``sets``: :class:`oti.neighbours.WeightedSets` of the U
+    distinct stars, as indices into them.
     """
     n = points.shape[0]
     source_index = np.asarray(source_index)
@@ -201,66 +226,15 @@ def _star_lists(points: np.ndarray, k: int, source_index: np.ndarray,
         memory = NeighbourMemory()
     split = memory.split(source_index)
     uniq, first, _, counts, _, _ = split
-    u = uniq.size
-    if k + counts.max() > n:
-        raise ValueError(f"K = {k} neighbours (+{counts.max()} self/copies) need more than the {n} stars")
+    if uniq.size < 2 or n - counts.max() < need:
+        raise ValueError(f"K = {need} neighbours (+{counts.max()} self/copies) need more than "
+                         f"the {n} stars")
     upts = np.ascontiguousarray(points[first])
     tree = memory.tree_for(uniq, upts)
-    k_first = min(u, max(2, int(np.ceil(0.75 * k)) + 1))
-    unbr = tree.query(k_first, hint=memory.hint_for(uniq, k_first))[1]
-    memory.remember(uniq, k_first, unbr)
-    redo = np.flatnonzero(_short_lists(unbr, counts, k)).astype(np.int64)
-    kk = min(u, k + 1)
-    if redo.size:
-        unbr2 = tree.query(kk, redo, hint=memory.hint_for(uniq, kk))[1]
-        full = np.full((u, kk), -1, dtype=np.int64)
-        full[redo] = unbr2
-        memory.remember(uniq, kk, full)
-    else:
-        unbr2 = np.empty((0, kk), dtype=np.int64)
-    return split, unbr, redo, unbr2
-
-
-@numba.njit(cache=True)
-def _short_lists(unbr, counts, k):
-    """Per distinct star u (row u of ``unbr``), whether its list, itself
-    excluded, holds fewer than ``k`` rows (copies counted)."""
-    m_u, kq = unbr.shape
-    short = np.ones(m_u, dtype=np.bool_)
-    for i in range(m_u):
-        m = 0
-        for j in range(kq):
-            v = unbr[i, j]
-            if v != i:
-                m += counts[v]
-                if m >= k:
-                    short[i] = False
-                    break
-    return short
-
-
-@numba.njit(cache=True)
-def _collect_rows(unbr, self_u, counts, row_start, rows_sorted, k):
-    """Expand distinct-star neighbour lists into K row indices (copies in row order)."""
-    m_u, kq = unbr.shape
-    out = np.empty((m_u, k), dtype=np.int64)
-    short = np.zeros(m_u, dtype=np.bool_)
-    for i in range(m_u):
-        m = 0
-        for j in range(kq):
-            v = unbr[i, j]
-            if v == self_u[i]:
-                continue
-            for c in range(counts[v]):
-                out[i, m] = rows_sorted[row_start[v] + c]
-                m += 1
-                if m == k:
-                    break
-            if m == k:
-                break
-        if m < k:
-            short[i] = True
-    return out, short
+    # the remembered sets are replaced by these: they can be overwritten
+    sets = tree.weighted_sets(counts, need, hint=memory.hint_for(uniq, need), reuse_hint=True)
+    memory.remember(uniq, need, sets)
+    return split, sets
 
 
 @numba.njit(cache=True)
@@ -474,7 +448,7 @@ def resample_deviations(
     smooth = _is_smooth(weighting)
     points = np.asarray(actions, dtype=np.float64) / action_scale
     kk = k + 1 if smooth else k
-    split, unbr, redo, unbr2 = _star_lists(points, kk, source_index, memory)
+    split, sets = _star_sets(points, kk, source_index, memory)
     _, first, inverse, counts, _, _ = split
     upoints = np.ascontiguousarray(points[first])
     rows = None
@@ -483,37 +457,34 @@ def resample_deviations(
         y = np.asarray(y, dtype=np.float64)
         uy = np.ascontiguousarray(y[first])
         if np.array_equal(uy[inverse], y, equal_nan=True):  # copies share their label
-            est, ok = _local_mean_star_lists(upoints, uy, unbr, redo, unbr2, counts, kk, smooth,
-                                             DEGENERATE_RTOL)
-            if not ok:
-                raise RuntimeError("neighbour search returned too few non-self neighbours")
+            est = _local_mean_sets(upoints, uy, sets.members, sets.length, sets.tail, counts, kk,
+                                   smooth, DEGENERATE_RTOL)
         else:  # labels that differ between copies: each neighbour row counts with its own
             if rows is None:
-                rows = _expand_star_lists(split, unbr, redo, unbr2, kk)
+                rows = _expand_sets(points, split, sets, kk)
             est = local_mean(points, y, rows, weighting, at=first)
         out[name] = (y - est[inverse], np.asarray(yerr, dtype=np.float64).copy())
     return out
 
 
 @numba.njit(cache=True)
-def _local_mean_star_lists(upoints, uy, unbr, redo, unbr2, counts, need, smooth, rtol):
-    """:func:`local_mean` of every distinct star of a resample, from the
-    distinct-star lists of :func:`_star_lists` (``need`` rows: K, or K + 1
-    for the smooth weighting), without expanding them into an (U, need)
+def _local_mean_sets(upoints, uy, members, length, tail, counts, need, smooth, rtol):
+    """:func:`local_mean` of every distinct star of a resample from its
+    neighbour set (:func:`_star_sets`, for ``need`` rows: K, or K + 1 for
+    the smooth weighting), without expanding the sets into an (U, need)
     array of rows.
 
     ``upoints`` (U, 3), ``uy`` (U,): position and label of each distinct
-    star (its copies share them). Each star's rows (a neighbour star with c
-    copies among them c times) are laid out in small local buffers and
-    summed in row order, so the result is bit-identical to
-    :func:`local_mean` on the expanded rows. Returns (estimates (U,),
-    whether every list held enough rows).
+    star (its copies share them). A star's rows are laid out in small local
+    buffers in an order fixed by its set alone: the members other than the
+    tail by index, each with all its copies, then as many copies of the tail
+    as complete ``need`` (with the smooth weighting the last of these is the
+    (K+1)-th row, at distance R). So the estimate does not depend on how the
+    set was found (with or without hints, in which tree). Returns the
+    estimates (U,).
     """
     u = upoints.shape[0]
     out = np.empty(u)
-    slot = np.full(u, -1, dtype=np.int64)
-    for r in range(redo.size):
-        slot[redo[r]] = r
     d0 = np.empty(need + 4)
     d1 = np.empty(need + 4)
     d2 = np.empty(need + 4)
@@ -521,17 +492,18 @@ def _local_mean_star_lists(upoints, uy, unbr, redo, unbr2, counts, need, smooth,
     v = np.ones(need)
     kk = need - 1 if smooth else need
     for i in range(u):
-        lst = unbr2[slot[i]] if slot[i] >= 0 else unbr[i]
         x0, x1, x2 = upoints[i, 0], upoints[i, 1], upoints[i, 2]
+        t = tail[i]
         got = 0
-        for j in range(lst.shape[0]):
-            s = lst[j]
-            if s == i:
+        for j in range(length[i]):
+            s = members[i, j]
+            if s == t:
                 continue
             e0, e1, e2, ys = upoints[s, 0] - x0, upoints[s, 1] - x1, upoints[s, 2] - x2, uy[s]
-            c = min(counts[s], need - got)
+            c = counts[s]
             # most stars have 1-4 copies: write 4 without branching (the
-            # buffers have room), then any more
+            # buffers have room: the members other than the tail hold fewer
+            # than ``need`` rows), then any more
             for m in range(got, got + 4):
                 d0[m] = e0
                 d1[m] = e1
@@ -543,12 +515,14 @@ def _local_mean_star_lists(upoints, uy, unbr, redo, unbr2, counts, need, smooth,
                 d2[m] = e2
                 yy[m] = ys
             got += c
-            if got == need:
-                break
-        if got < need:
-            return out, False
+        e0, e1, e2, ys = upoints[t, 0] - x0, upoints[t, 1] - x1, upoints[t, 2] - x2, uy[t]
+        for m in range(got, need):
+            d0[m] = e0
+            d1[m] = e1
+            d2[m] = e2
+            yy[m] = ys
         out[i] = _line_intercept(d0, d1, d2, yy, v, kk, smooth, rtol)
-    return out, True
+    return out
 
 
 def bootstrap_deviations(

@@ -94,7 +94,7 @@ class Objective:
                                  "of one star (same sky position and velocity)")
         self.k, self.backend, self.order, self.weighting = int(k), backend, int(order), weighting
         self.n_evals = 0
-        # the previous evaluation's neighbour lists: search hints (speed only)
+        # the previous evaluation's neighbour sets: search hints (speed only)
         self._memory = NeighbourMemory()
 
     def evaluate(self, p) -> Evaluation:
