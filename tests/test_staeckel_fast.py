@@ -282,7 +282,7 @@ def test_batched_path_hands_off_few_stars():
 
 @numba.njit
 def _lane_functions(x):
-    out = np.empty((5, x.size))
+    out = np.empty((6, x.size))
     for i in range(x.size):
         out[0, i] = sf._vexp(x[i])
         out[1, i] = sf._vlog1p(abs(x[i]))
@@ -291,20 +291,21 @@ def _lane_functions(x):
         out[3, i] = c
         y = math.sin(x[i])
         out[4, i] = sf._vacos(y)
+        out[5, i] = sf._vasin(abs(y))
     return out
 
 
 def test_lane_elementary_functions_are_accurate():
-    """The batched path's own exp, log1p, sin/cos and acos (vectorisable, with
-    IEEE bit casts) against numpy's, to a few ulp."""
+    """The batched path's own exp, log1p, sin/cos, acos and asin (vectorisable,
+    with IEEE bit casts and fused multiply-adds) against numpy's, to a few ulp."""
     rng = np.random.default_rng(4)
     x = np.concatenate([rng.uniform(-30, 30, 20000), rng.uniform(-1e-3, 1e-3, 2000),
                         np.array([0.0, 1e-300, 0.5, 1.0, -1.0, np.pi / 2, 700.0, -700.0])])
     got = _lane_functions(x)
     ax = np.abs(x)
     refs = [np.exp(x), np.log1p(ax), np.sin(ax % np.pi), np.cos(ax % np.pi),
-            np.arccos(np.sin(x))]
-    for name, g, r in zip(("exp", "log1p", "sin", "cos", "acos"), got, refs):
+            np.arccos(np.sin(x)), np.arcsin(np.abs(np.sin(x)))]
+    for name, g, r in zip(("exp", "log1p", "sin", "cos", "acos", "asin"), got, refs):
         ulp = np.abs(g - r) / np.spacing(np.maximum(np.abs(r), 1e-300))
         tol = 4.0 if name != "cos" else 8.0  # cos near pi/2: absolute, not relative
         bad = ulp > tol
@@ -314,5 +315,7 @@ def test_lane_elementary_functions_are_accurate():
     # acos at and around its branch points
     y = np.array([-1.0, -0.5, -0.5000000001, 0.0, 0.5, 0.4999999999, 1.0,
                   1 - 1e-16, -1 + 1e-16])
-    got = _lane_functions(np.arcsin(y))[4]
-    np.testing.assert_allclose(got, np.arccos(np.sin(np.arcsin(y))), rtol=4e-16, atol=0)
+    got = _lane_functions(np.arcsin(y))
+    np.testing.assert_allclose(got[4], np.arccos(np.sin(np.arcsin(y))), rtol=4e-16, atol=0)
+    np.testing.assert_allclose(got[5], np.arcsin(np.abs(np.sin(np.arcsin(y)))), rtol=4e-16,
+                               atol=0)

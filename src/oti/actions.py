@@ -5,7 +5,7 @@ Per star: the focal distance delta of the locally fitting Staeckel potential
 the star's position), then galpy's C ``actionAngleStaeckel`` (Gauss-Legendre
 order 10) with that per-star delta. A numba backend with the same answers
 lives in :mod:`oti.staeckel_fast`; select with ``backend="fast"`` (64-star
-lock-step batches with a one-star fallback, ~50x galpy per core, ~20 s to
+lock-step batches with a one-star fallback, ~50x galpy per core, ~45 s to
 compile once into numba's cache) or ``"fast-scalar"`` (the one-star path
 alone, ~10x galpy; for checks).
 

@@ -1,7 +1,7 @@
 """Compile the numba kernels once, so every later process loads them from disk.
 
 numba caches compiled machine code beside the sources (``cache=True``); the
-batched Staeckel kernel takes ~20 s to compile, and processes that start
+batched Staeckel kernel takes ~45 s to compile, and processes that start
 before the cache exists would each compile it again. The workflow runs
 :func:`compile_all` as its first job (rule ``compile_kernels``); later jobs
 load the cache in well under a second.
