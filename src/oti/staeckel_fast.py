@@ -66,6 +66,7 @@ _NFW_SMALL_X = 0.25
 _NEWTON_TOL = 1e-8
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
+_JITB = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
 
 # ----------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def _delta_one(R, z, Pk):
     return math.sqrt(a2c2) if a2c2 >= 0.0 else np.nan
 
 
-@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+@njit(**_JITB)
 def _delta_kernel(R, z, Pk, out):
     for i in range(R.size):
         out[i] = _delta_one(R[i], z[i], Pk)
@@ -966,7 +967,6 @@ _PILO = 1.2246467991473532e-16
 _QPI = 0.7853981633974483
 
 _JITV = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False, inline="always")
-_JITB = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
 
 @intrinsic
@@ -1519,6 +1519,29 @@ def _b_special(W, P):
         W[_GOOD + j] = 1.0 if ok else 0.0
 
 
+@njit(**_JITB, inline="always")
+def _bracket_start(W, x0, f0):
+    """Both previous bracket-search points (rows XP1, XP2, with S in FP1,
+    FP2) start at the search's origin (row ``x0``, S there in row ``f0``)."""
+    for j in range(_BATCH):
+        W[_XP1 + j] = W[x0 + j]
+        W[_XP2 + j] = W[x0 + j]
+        W[_FP1 + j] = W[f0 + j]
+        W[_FP2 + j] = W[f0 + j]
+
+
+@njit(**_JITB, inline="always")
+def _bracket_keep(W, j, x, f, act, cont, fend):
+    """One bracket step of lane j at x, S(x) = f: a lane that steps on shifts
+    (x, f) into the previous points XP1/FP1 (the older into XP2/FP2); an
+    active lane leaves f in row ``fend`` (S at the bracket's far end)."""
+    W[_XP2 + j] = W[_XP1 + j] if cont else W[_XP2 + j]
+    W[_FP2 + j] = W[_FP1 + j] if cont else W[_FP2 + j]
+    W[_XP1 + j] = x if cont else W[_XP1 + j]
+    W[_FP1 + j] = f if cont else W[_FP1 + j]
+    W[fend + j] = f if act else W[fend + j]
+
+
 @njit(**_JITB)
 def _b_bracket_down(kind, W, P, f0):
     """galpy's bracket search for umin (kind 0) or vmin (kind 1), generic branch:
@@ -1529,10 +1552,7 @@ def _b_bracket_down(kind, W, P, f0):
     for j in range(_BATCH):
         W[_LO + j] = 0.9 * W[_S0 + j]
         W[_ACT + j] = W[_GOOD + j]
-        W[_XP1 + j] = W[_S0 + j]
-        W[_XP2 + j] = W[_S0 + j]
-        W[_FP1 + j] = W[f0 + j]
-        W[_FP2 + j] = W[f0 + j]
+    _bracket_start(W, _S0, f0)
     _group_flags(W, _ACT, 0.0)
     for _ in range(_MAXSTEP):
         for j in range(_BATCH):
@@ -1544,11 +1564,7 @@ def _b_bracket_down(kind, W, P, f0):
             f = W[_F + j]
             act = W[_ACT + j] > 0.0
             cont = act & (f >= 0.0) & (lo > 0.000000001)
-            W[_XP2 + j] = W[_XP1 + j] if cont else W[_XP2 + j]
-            W[_FP2 + j] = W[_FP1 + j] if cont else W[_FP2 + j]
-            W[_XP1 + j] = lo if cont else W[_XP1 + j]
-            W[_FP1 + j] = f if cont else W[_FP1 + j]
-            W[_FL + j] = f if act else W[_FL + j]
+            _bracket_keep(W, j, lo, f, act, cont, _FL)
             W[_LO + j] = lo * 0.9 if cont else lo
             W[_ACT + j] = 1.0 if cont else 0.0
             na += 1 if cont else 0
@@ -1571,10 +1587,7 @@ def _b_bracket_umax(W, P):
     for j in range(_BATCH):
         W[_HI + j] = 1.1 * W[_UX + j]
         W[_ACT + j] = W[_GOOD + j]
-        W[_XP1 + j] = W[_UX + j]
-        W[_XP2 + j] = W[_UX + j]
-        W[_FP1 + j] = W[_FU0 + j]
-        W[_FP2 + j] = W[_FU0 + j]
+    _bracket_start(W, _UX, _FU0)
     _group_flags(W, _ACT, 0.0)
     for _ in range(_MAXSTEP):
         for j in range(_BATCH):
@@ -1586,11 +1599,7 @@ def _b_bracket_umax(W, P):
             f = W[_F + j]
             act = W[_ACT + j] > 0.0
             cont = act & (f > 0.0) & (hi < W[_UCAP + j])
-            W[_XP2 + j] = W[_XP1 + j] if cont else W[_XP2 + j]
-            W[_FP2 + j] = W[_FP1 + j] if cont else W[_FP2 + j]
-            W[_XP1 + j] = hi if cont else W[_XP1 + j]
-            W[_FP1 + j] = f if cont else W[_FP1 + j]
-            W[_FH + j] = f if act else W[_FH + j]
+            _bracket_keep(W, j, hi, f, act, cont, _FH)
             W[_HI + j] = hi * 1.1 if cont else hi
             W[_ACT + j] = 1.0 if cont else 0.0
             na += 1 if cont else 0
