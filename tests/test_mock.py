@@ -8,13 +8,12 @@ import pytest
 from astropy.io import fits
 from scipy import stats
 
-from oti.catalog import build_parent_sample
+from oti.catalog import DEFAULT_CUTS, build_parent_sample, in_polygon
+from oti.elements import ALL_ELEMENTS as ELEMENTS
 from oti.frame import to_galactocentric
-from oti import mock
 from oti.mock import (
     ALPHA_SEQUENCE,
     DEFAULT_ABUNDANCE_COEFFS,
-    ELEMENTS,
     AbundanceModel,
     generate_mock,
     integrals,
@@ -22,6 +21,7 @@ from oti.mock import (
     phase_mixed_sample,
     truth_model,
 )
+from oti.mock.abundances import polygon_chains
 
 ALL = list(ELEMENTS)
 
@@ -223,8 +223,44 @@ def test_gradient_sizes(small_mock):
 
 def _alpha_bounds(mh):
     m = ALPHA_SEQUENCE["margin"]
-    return (np.interp(mh, mock._LOWER[:, 0], mock._LOWER[:, 1]) + m,
-            np.interp(mh, mock._UPPER[:, 0], mock._UPPER[:, 1]) - m)
+    lower, upper = polygon_chains(DEFAULT_CUTS["alpha_polygon"])
+    return (np.interp(mh, lower[:, 0], lower[:, 1]) + m,
+            np.interp(mh, upper[:, 0], upper[:, 1]) - m)
+
+
+def test_alpha_polygon_chains_are_the_catalog_polygon():
+    """The mock's sequence bounds are the catalog's low-alpha polygon, vertex for vertex."""
+    lower, upper = polygon_chains(DEFAULT_CUTS["alpha_polygon"])
+    np.testing.assert_array_equal(
+        upper, [(-1.0, 0.07), (-0.9, 0.13), (-0.5, 0.13), (0.15, 0.04), (0.6, 0.04)])
+    np.testing.assert_array_equal(lower, [(-1.0, 0.07), (-0.2, -0.1), (0.2, -0.1), (0.6, -0.05)])
+    verts = {tuple(v) for v in DEFAULT_CUTS["alpha_polygon"]}
+    assert {tuple(v) for v in np.concatenate([lower, upper])} == verts
+    # either orientation, any starting vertex
+    ring = np.roll(np.asarray(DEFAULT_CUTS["alpha_polygon"])[::-1], 3, axis=0)
+    lo2, up2 = polygon_chains(ring)
+    np.testing.assert_array_equal(lo2, lower)
+    np.testing.assert_array_equal(up2, upper)
+    # points between the chains are inside the catalog's polygon, points beyond them outside
+    mh = np.linspace(-0.95, 0.55, 200)
+    lo, hi = (np.interp(mh, c[:, 0], c[:, 1]) for c in (lower, upper))
+    assert in_polygon(mh, 0.5 * (lo + hi), DEFAULT_CUTS["alpha_polygon"]).all()
+    assert not in_polygon(mh, hi + 1e-3, DEFAULT_CUTS["alpha_polygon"]).any()
+    assert not in_polygon(mh, lo - 1e-3, DEFAULT_CUTS["alpha_polygon"]).any()
+    with pytest.raises(ValueError, match="x-monotone"):
+        polygon_chains([(0, 1), (2, 0), (1, 1), (2, 2)])  # a chevron
+
+
+def test_low_alpha_sequence_follows_the_catalog_polygon(monkeypatch):
+    """There is one low-alpha polygon: moving the catalog's moves the mock's sequence."""
+    mh, xe, z = np.array([-0.3, 0.0, 0.3]), np.zeros(3), np.array([3.0, 0.0, -3.0])
+    _, hi_before = _alpha_bounds(mh)
+    shifted = [[x, y + 0.3] for x, y in DEFAULT_CUTS["alpha_polygon"]]
+    monkeypatch.setitem(DEFAULT_CUTS, "alpha_polygon", shifted)
+    after = low_alpha_sequence(mh, xe, z)
+    lo, hi = _alpha_bounds(mh)
+    assert np.all((after >= lo) & (after <= hi))
+    assert np.all(after > hi_before)  # outside the sequence of the unshifted polygon
 
 
 def test_low_alpha_sequence_is_a_truncated_gaussian():

@@ -3,9 +3,9 @@ join them, apply the parent-sample cuts and write the analysis table.
 
 Only the needed columns are read, from memory-mapped FITS (astropy). The two
 tables are joined on ``APOGEE_ID == apogee_id`` (whitespace stripped; the
-Gaia table is first reduced to one row per ``apogee_id``). The cuts (DESIGN
-section 4), each a key of :data:`DEFAULT_CUTS`, are applied in this fixed
-order, each one a row of the cut flow:
+Gaia table is first reduced to one row per ``apogee_id``). The cuts
+(docs/science.md, "Parent sample"), each a key of :data:`DEFAULT_CUTS`, are
+applied in this fixed order, each one a row of the cut flow:
 
  1. ``allstar``            rows of the allStar file (no cut)
  2. ``gaia_join``          inner join with the Gaia cross-match
@@ -63,13 +63,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .elements import ALL_ELEMENTS as ELEMENTS
 from .io import write_csv, write_parquet
 
 log = logging.getLogger(__name__)
-
-ELEMENTS: tuple[str, ...] = (
-    "FE_H", "C_FE", "N_FE", "O_FE", "MG_FE", "SI_FE", "MN_FE", "NI_FE",
-)
 
 DEFAULT_CUTS: dict = {
     "teff_min": 3500.0,
@@ -87,6 +84,8 @@ DEFAULT_CUTS: dict = {
         "APOGEE2_TARGET2": [10],
         "APOGEE2_TARGET3": [5, 14, 15],
     },
+    # the low-alpha polygon in (M_H, ALPHA_M) [dex]; the one definition (the
+    # mock's low-alpha sequence and high-alpha decoys are built from it)
     "alpha_polygon": [
         [0.6, -0.05], [0.6, 0.04], [0.15, 0.04], [-0.5, 0.13],
         [-0.9, 0.13], [-1.0, 0.07], [-0.2, -0.1], [0.2, -0.1],
@@ -227,7 +226,7 @@ def _bits_clear(values: np.ndarray, bits, column: str) -> np.ndarray:
 
 
 def in_polygon(x: np.ndarray, y: np.ndarray, vertices) -> np.ndarray:
-    """Even-odd point-in-polygon test; NaN points are outside."""
+    """Even-odd point-in-polygon test of points (x, y) against ``vertices`` (k, 2); NaN points are outside."""
     p = np.asarray(vertices, dtype=float)
     if p.ndim != 2 or p.shape[1] != 2 or p.shape[0] < 3:
         raise CatalogError(f"cut alpha_polygon: need >= 3 [M_H, ALPHA_M] vertices, got {p.tolist()}")
