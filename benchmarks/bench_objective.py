@@ -23,10 +23,11 @@ import time
 import numpy as np
 
 from oti.actions import galpy_staeckel, staeckel_delta, to_table
-from oti.deviation import local_mean, neighbour_indices
+from oti.deviation import local_mean
 from oti.fourier import fit_fourier
 from oti.frame import FastFrame, cylindrical
 from oti.potential import MassModel
+from oti.resample import Resample, neighbour_indices
 from oti.synthetic import action_labels, disk_snapshot, to_sky
 
 
@@ -34,11 +35,11 @@ def _ckdtree_neighbours(pts, k, src):
     """Row-level cKDTree query for K + max-multiplicity neighbours, copies dropped."""
     from scipy.spatial import cKDTree
 
-    from oti.deviation import _first_k_other
+    from oti.resample import first_k_other
 
     extra = int(np.bincount(np.unique(src, return_inverse=True)[1]).max())
     idx = cKDTree(pts).query(pts, k + extra)[1]
-    return _first_k_other(np.ascontiguousarray(idx, dtype=np.int64), src.astype(np.int64), k)[0]
+    return first_k_other(np.ascontiguousarray(idx, dtype=np.int64), src.astype(np.int64), k)[0]
 
 
 def one_evaluation(backend: str, frame: FastFrame, y, yerr, src, k: int, p,
@@ -72,7 +73,7 @@ def one_evaluation(backend: str, frame: FastFrame, y, yerr, src, k: int, p,
     if backend == "galpy":  # the reference path: scipy's cKDTree on every row, uniform weights
         nbr = _ckdtree_neighbours(pts, k, src[ok])
     else:
-        nbr = neighbour_indices(pts, k + 1 if smooth else k, src[ok])
+        nbr = neighbour_indices(pts, k + 1 if smooth else k, Resample.from_index(src[ok]))
     t4 = time.perf_counter()
     t["knn"] = t4 - t3
     est = local_mean(pts, y[ok], nbr, "epanechnikov" if smooth else "uniform")

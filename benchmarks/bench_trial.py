@@ -8,7 +8,7 @@ Usage (one core):
 
 A trial evaluates the objective ~100 times at nearby points, and each
 evaluation's neighbour search can start from the previous evaluation's lists
-(:class:`oti.deviation.NeighbourMemory`, which also keeps the k-d tree and
+(:class:`oti.resample.NeighbourMemory`, which also keeps the k-d tree and
 refits it). This script runs the same trials twice, once as the workflow
 does (lists and tree carried over) and once with every search started
 cold, checks that the results are identical, and prints the median wall
@@ -27,9 +27,9 @@ import time
 
 import numpy as np
 
-import oti.deviation as deviation_module
+import oti.bootstrap as bootstrap_module
 import oti.objective as objective_module
-from oti.deviation import NeighbourMemory
+from oti.resample import NeighbourMemory, Resample
 from oti.neighbours import Tree
 from oti.objective import TrialSettings, run_trial
 
@@ -58,9 +58,9 @@ def _timed(fn, stage):
 Tree.__init__ = _timed(Tree.__init__, "  tree build/refit")
 Tree.moved = _timed(Tree.moved, "  tree build/refit")
 Tree.weighted_sets = _timed(Tree.weighted_sets, "  query")
-deviation_module._expand_sets = _timed(deviation_module._expand_sets, "  sets -> rows")
-deviation_module.local_mean = _timed(deviation_module.local_mean, "  local mean")
-deviation_module._local_mean_sets = _timed(deviation_module._local_mean_sets, "  local mean")
+bootstrap_module.expand_sets = _timed(bootstrap_module.expand_sets, "  sets -> rows")
+bootstrap_module.local_mean = _timed(bootstrap_module.local_mean, "  local mean")
+bootstrap_module.local_mean_of_sets = _timed(bootstrap_module.local_mean_of_sets, "  local mean")
 
 
 class _ColdMemory(NeighbourMemory):
@@ -74,15 +74,14 @@ class _ColdMemory(NeighbourMemory):
 
         return Tree(points)
 
-    def split(self, source_index):  # noqa: D102
-        from oti.deviation import _split_sources
-
-        return _split_sources(source_index)
+    def kept(self, resample, keep):  # noqa: D102
+        return resample if keep.all() else Resample.from_index(resample.source[keep])
 
 
 def _sample(a):
     if a.parent:
-        from oti.pipeline import read_parent, sky_frame
+        from oti.frame import sky_frame
+        from oti.io import read_parent
 
         parent = read_parent(a.parent, [a.element])
         return (sky_frame(parent), parent[a.element].to_numpy(np.float64),

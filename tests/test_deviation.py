@@ -1,12 +1,12 @@
-"""Action-local deviations: Appendix-A reweighting, self/copy exclusion."""
+"""Action-local deviations: the Appendix-A reweighted local mean and its smooth variant."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.spatial import cKDTree
 
-from oti.deviation import abundance_deviation, local_mean, local_mean_numpy, neighbour_indices
+from oti.deviation import abundance_deviation, local_mean, local_mean_numpy
+from oti.resample import neighbour_indices
 
 
 @settings(max_examples=40, deadline=None)
@@ -83,29 +83,6 @@ def test_self_excluded_and_plain_mean_fallback():
     np.testing.assert_allclose(est, y[nbr].mean(axis=1))
 
 
-def test_bootstrap_copies_never_neighbours():
-    rng = np.random.default_rng(5)
-    base = rng.normal(size=(2000, 3))
-    src = rng.integers(0, 2000, 2000)
-    pts = base[src]
-    nbr = neighbour_indices(pts, 16, source_index=src)
-    assert not np.any(src[nbr] == src[:, None])
-    # they are otherwise the nearest neighbours: compare with cKDTree after removing copies
-    d, idx = cKDTree(pts).query(pts, 16 + 12)
-    for i in range(0, 2000, 97):
-        cand = [dd for dd, j in zip(d[i], idx[i]) if src[j] != src[i]][:16]
-        # copies of other stars tie exactly: compare the distance multisets
-        mine = np.sort(np.linalg.norm(pts[nbr[i]] - pts[i], axis=1))
-        np.testing.assert_allclose(mine, cand, rtol=1e-12)
-
-
-def test_too_few_stars():
-    with pytest.raises(ValueError, match="stars"):
-        neighbour_indices(np.zeros((5, 3)), 8)
-    with pytest.raises(ValueError, match="knn.k"):
-        neighbour_indices(np.zeros((5, 3)), 0)
-
-
 def test_compiled_local_mean_equals_numpy_reference():
 
     rng = np.random.default_rng(9)
@@ -169,115 +146,3 @@ def test_smooth_estimate_has_no_jump_when_a_neighbour_set_changes():
     js, ju = np.max(np.abs(np.diff(est_s))), np.max(np.abs(np.diff(est_u)))
     assert ju > 0.02  # the uniform estimate jumps when the mover enters the K nearest
     assert js < 0.05 * ju, (js, ju)  # the weighted one changes by small steps only
-
-
-def test_neighbour_memory_gives_the_same_neighbours_as_a_fresh_search():
-    """Carrying the previous lists from one call to the next (as a Nelder-Mead
-    trial does) changes nothing, also when stars drop out and come back."""
-    from oti.deviation import NeighbourMemory
-
-    rng = np.random.default_rng(8)
-    n = 3000
-    base = rng.normal(size=(n, 3)) * [1.0, 8.0, 0.3]
-    src = rng.integers(0, n, n)
-    memory = NeighbourMemory()
-    keep = np.ones(n, bool)
-    for step in range(6):
-        pts = base[src] * (1.0 + 0.01 * step) + rng.normal(0.0, 0.003, (n, 3))[src]
-        keep = np.ones(n, bool)
-        if step in (2, 3):  # some stars fail, then others; all come back at step 4
-            keep[np.isin(src, rng.choice(n, 40 * step, replace=False))] = False
-        fresh = neighbour_indices(pts[keep], 16, source_index=src[keep])
-        again = neighbour_indices(pts[keep], 16, source_index=src[keep], memory=memory)
-        assert np.array_equal(fresh, again), step
-        assert memory.ids is not None and memory.ids.size == np.unique(src[keep]).size
-
-
-def test_neighbour_memory_reindexes_sets_to_the_stars_of_now():
-    from oti.deviation import NeighbourMemory
-    from oti.neighbours import WeightedSets
-
-    memory = NeighbourMemory()
-    assert memory.hint_for(np.arange(5), 2) is None
-    old_ids = np.array([2, 3, 5, 7, 11])
-    # rows of old_ids: members (indices into old_ids), their number, the tail
-    sets = WeightedSets(np.array([[1, 2], [0, 4], [1, 3], [0, 4], [-1, -1]]),
-                        np.array([2, 2, 2, 2, 0]), np.array([2, 4, 3, 0, -1]))
-    memory.remember(old_ids, 2, sets)
-    assert memory.hint_for(old_ids, 2) is sets
-    assert memory.hint_for(old_ids, 3) is None
-    new_ids = np.array([1, 3, 5, 11, 13])  # 2 and 7 gone, 1 and 13 new
-    h = memory.hint_for(new_ids, 2)
-    # star 3 had the set (2, 11): 2 is gone (-1), 11 is now row 3; star 5 had
-    # (3, 7): 3 is now row 1, 7 is gone; new stars get empty sets
-    np.testing.assert_array_equal(h.members, [[-1, -1], [-1, 3], [1, -1], [-1, -1], [-1, -1]])
-    np.testing.assert_array_equal(h.length, [0, 2, 2, 0, 0])
-    np.testing.assert_array_equal(h.tail, [-1, 3, -1, -1, -1])
-    # the split of a source index is reused while it is unchanged
-    src = np.array([4, 1, 4, 9])
-    a = memory.split(src)
-    assert memory.split(src.copy()) is a and memory.split(src[:3]) is not a
-    np.testing.assert_array_equal(a[0], [1, 4, 9])
-    np.testing.assert_array_equal(a[3], [1, 2, 1])
-
-
-@pytest.mark.parametrize("shared", [True, False])
-@pytest.mark.parametrize("weighting", ["uniform", "epanechnikov"])
-def test_resample_estimates_once_per_star_equal_row_level(weighting, shared):
-    """abundance_deviation estimates each distinct star once (copies share
-    neighbours), from its set of neighbour stars with their copies counted
-    when the copies share their label (``shared``, as in a bootstrap
-    resample), from the expanded rows otherwise; either must equal the
-    row-level estimate: to rounding from the set (its rows are summed in
-    the set's order, not by distance), exactly from the expanded rows."""
-    rng = np.random.default_rng(12)
-    n, k = 2500, 20
-    base = rng.normal(size=(n, 3)) * [30.0, 200.0, 10.0]
-    src = rng.integers(0, n, n)
-    noise = rng.normal(0.0, 0.1, n)
-    y = np.sin(base[src, 0] / 30.0) + (noise[src] if shared else noise)
-    delta, _ = abundance_deviation(base[src], y, np.full(n, 0.1), k=k, source_index=src,
-                                   weighting=weighting)
-    pts = base[src] / 30.0
-    nbr = neighbour_indices(pts, k + (weighting == "epanechnikov"), source_index=src)
-    if shared:  # the same rows, summed in the set's order instead of by distance
-        np.testing.assert_allclose(delta, y - local_mean(pts, y, nbr, weighting), rtol=0, atol=1e-13)
-    else:  # the very same rows, in the same order
-        np.testing.assert_array_equal(delta, y - local_mean(pts, y, nbr, weighting))
-    first = np.unique(src, return_index=True)[1]
-    nb_u = nbr[first]
-    np.testing.assert_allclose(local_mean_numpy(pts, y, nb_u, weighting, at=first),
-                               local_mean(pts, y, nb_u, weighting, at=first), rtol=1e-10, atol=1e-12)
-
-
-def test_bootstrap_deviations_equal_one_off_deviations_trial_by_trial():
-    """Shared searches, carried lists and one local mean per distinct star
-    change nothing: every (model, trial) equals a fresh abundance_deviation
-    of each label, and the models run in order within each trial."""
-    from oti.bootstrap import resample_index
-    from oti.deviation import bootstrap_deviations
-
-    rng = np.random.default_rng(5)
-    n = 800
-    base = rng.normal(size=(n, 3)) * [300.0, 2000.0, 20.0]
-    models = []
-    for m in range(3):  # the actions move a little from model to model; some stars fail
-        ok = rng.random(n) > 0.02 * m
-        models.append((base * (1.0 + 0.02 * m) + rng.normal(0.0, 1.0, (n, 3)), ok))
-    labels = {"a": (rng.normal(size=n), rng.uniform(0.01, 0.02, n)),
-              "b": (base[:, 2] / 50.0, np.full(n, 0.03))}
-    seen = []
-    for i, t, idx, dev in bootstrap_deviations(models, labels, seed=4, n_bootstrap=3, k=12,
-                                               weighting="epanechnikov"):
-        seen.append((t, i))
-        J, ok = models[i]
-        r = resample_index(n, 4, t)
-        np.testing.assert_array_equal(idx, r[ok[r]])
-        for name, (y, e) in labels.items():
-            d, s = abundance_deviation(J[idx], y[idx], e[idx], k=12, source_index=idx,
-                                       weighting="epanechnikov")
-            np.testing.assert_array_equal(dev[name][0], d)
-            np.testing.assert_array_equal(dev[name][1], s)
-    assert seen == [(t, i) for t in range(3) for i in range(3)]
-    with pytest.raises(ValueError, match="same stars"):
-        next(bootstrap_deviations([models[0], (models[1][0][:10], models[1][1][:10])], labels, 4, 2, 12))

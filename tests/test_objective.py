@@ -61,7 +61,7 @@ def test_same_seed_bit_identical():
 
 def test_trial_resample_shared_by_elements():
     """Trial t resamples the same stars for every element (the joint error relies on it)."""
-    from oti.bootstrap import resample_index
+    from oti.resample import resample_index
 
     a = run_trial(FRAME, Y, YERR, seed=3, element_index=0, trial_index=2, settings=SETTINGS)
     b = run_trial(FRAME, Y, YERR, seed=3, element_index=6, trial_index=2, settings=SETTINGS)
@@ -123,13 +123,14 @@ def test_resampled_objective_equals_row_by_row_evaluation(backend):
     """On a bootstrap resample the objective solves each distinct star once and
     carries neighbour lists from one evaluation to the next; both are
     shortcuts: it must equal the plain row-by-row computation."""
-    from oti.deviation import local_mean, neighbour_indices
+    from oti.deviation import local_mean
     from oti.fourier import fit_fourier
+    from oti.resample import Resample, neighbour_indices
 
     rng = np.random.default_rng(4)
     src = rng.integers(0, N, N)
     frame = FRAME.take(src)
-    obj = Objective(frame, Y[src], YERR[src], k=16, source_index=src, backend=backend,
+    obj = Objective(frame, Y[src], YERR[src], k=16, resample=Resample.from_index(src), backend=backend,
                     weighting="epanechnikov")
     for p in ([1.0, 0.28, 20.8, 7.78], [1.1, 0.3, 18.0, 8.5], [1.1, 0.3, 18.0, 8.4]):
         ev = obj.evaluate(p)
@@ -137,10 +138,57 @@ def test_resampled_objective_equals_row_by_row_evaluation(backend):
         tab = actions_angles(MassModel(p[0], p[1]), xyz, vxyz, backend=backend)
         ok = tab["ok"].to_numpy()
         pts = tab.loc[ok, ["J_R", "L_z", "J_z"]].to_numpy() / 30.0
-        nbr = neighbour_indices(pts, 17, source_index=src[ok])  # K + 1 for the smooth weights
+        nbr = neighbour_indices(pts, 17, Resample.from_index(src[ok]))  # K + 1 for the smooth weights
         delta = Y[src][ok] - local_mean(pts, Y[src][ok], nbr, "epanechnikov")
         coeffs, _ = fit_fourier(tab["theta_z"].to_numpy()[ok], delta, YERR[src][ok])
         np.testing.assert_allclose(ev.coeffs, coeffs, rtol=1e-9, atol=1e-12)
         assert ev.n_used == ok.sum() and ev.n_failed == (~ok).sum()
     with pytest.raises(ValueError, match="copies of one star"):
-        Objective(frame, Y[src], YERR[src], source_index=np.roll(src, 1))
+        Objective(frame, Y[src], YERR[src], resample=Resample.from_index(np.roll(src, 1)))
+    with pytest.raises(ValueError, match="1200 rows"):
+        Objective(frame, Y[src], YERR[src], resample=Resample.from_index(src[:-1]))
+
+
+@pytest.mark.parametrize("weighting", ["uniform", "epanechnikov"])
+def test_resampled_objective_with_failed_stars_equals_row_by_row_evaluation(monkeypatch, weighting):
+    """Stars that fail in the action solver are dropped from the resample
+    (:meth:`oti.resample.NeighbourMemory.kept`, reused when the same stars
+    fail again); the result must equal the row-by-row computation on the
+    rows left. The failures are injected by position, so every copy of a
+    star fails with it."""
+    import oti.objective as objective_module
+    from oti.deviation import local_mean
+    from oti.fourier import fit_fourier
+    from oti.resample import Resample, neighbour_indices
+
+    def fails(xyz, c):
+        return np.floor(np.abs(xyz[0]) * 1e4) % 23 == c
+
+    solve, state = objective_module.action_arrays, {"c": None}
+
+    def failing(model, xyz, vxyz, **kw):
+        act = dict(solve(model, xyz, vxyz, **kw))
+        if state["c"] is not None:
+            act["ok"] = act["ok"] & ~fails(xyz, state["c"])
+        return act
+
+    monkeypatch.setattr(objective_module, "action_arrays", failing)
+    resample = Resample.draw(N, 5, 0)
+    src = resample.source
+    frame = FRAME.take(src)
+    obj = Objective(frame, Y[src], YERR[src], k=16, resample=resample, backend="fast", weighting=weighting)
+    k_rows = 17 if weighting == "epanechnikov" else 16
+    p = [1.0, 0.28, 20.8, 7.78]
+    for c, dz in ((0, 0.0), (1, 0.5), (0, 1.0), (None, 1.5), (1, 2.0)):
+        state["c"] = c
+        q = [p[0], p[1], p[2] + dz, p[3]]
+        ev = obj.evaluate(q)
+        xyz, vxyz = frame(q[2], q[3])
+        tab = actions_angles(MassModel(q[0], q[1]), xyz, vxyz, backend="fast")
+        ok = tab["ok"].to_numpy() & (True if c is None else ~fails(xyz, c))
+        assert ev.n_failed == (~ok).sum() and (c is None or ev.n_failed > 20)
+        pts = tab.loc[ok, ["J_R", "L_z", "J_z"]].to_numpy() / 30.0
+        nbr = neighbour_indices(pts, k_rows, Resample.from_index(src[ok]))
+        delta = Y[src][ok] - local_mean(pts, Y[src][ok], nbr, weighting)
+        coeffs, _ = fit_fourier(tab["theta_z"].to_numpy()[ok], delta, YERR[src][ok])
+        np.testing.assert_allclose(ev.coeffs, coeffs, rtol=1e-9, atol=1e-12)

@@ -20,245 +20,29 @@ The estimate is exact for labels that are linear in the projection of the
 actions on the displacement direction <x> - x* (in one dimension, for every
 linear label); it removes the first-order bias of the plain mean at the edges
 of the sample and at steep density gradients.
+
+This module holds the estimator: :func:`local_mean` from neighbour rows,
+:func:`local_mean_of_sets` from the neighbour sets of a resample's distinct
+stars (:func:`oti.resample.star_sets`) and :func:`abundance_deviation` of the
+unresampled sample. The deviations of bootstrap resamples are
+:func:`oti.bootstrap.resample_deviations` and
+:func:`oti.bootstrap.bootstrap_deviations`.
 """
 
 from __future__ import annotations
-
-import logging
-import time
-from collections.abc import Iterator
 
 import numba
 import numpy as np
 
 from . import constants as K
-from .bootstrap import resample_index
-from .neighbours import Tree, WeightedSets, _sort_pairs, knn
-
-log = logging.getLogger(__name__)
+from .neighbours import WeightedSets
+from .resample import neighbour_indices
 
 #: relative size below which sum_k w_k counts as degenerate (fallback to mean)
 DEGENERATE_RTOL = 1e-12
 
 #: neighbour weightings of :func:`abundance_deviation`
 WEIGHTINGS = ("uniform", "epanechnikov")
-
-
-class NeighbourMemory:
-    """What one neighbour search leaves for the next on the same resample.
-
-    Between two evaluations of one Nelder-Mead trial the actions move only a
-    little, so each star's previous neighbour set bounds its new one tightly
-    and is usually still the answer (speed only:
-    :meth:`oti.neighbours.Tree.weighted_sets` returns the exact answer with
-    any hint). Sets are kept per number of rows and stars are identified by
-    their source index, so a star that drops out of an evaluation (a failed
-    action) or comes back is handled. The split of the source index into distinct
-    stars is kept too (it changes only when the set of rows does), and so is
-    the k-d tree, whose topology is reused with refitted boxes.
-    """
-
-    #: how many recent splits of the source index are kept
-    KEEP_SPLITS = 4
-    #: a k-d tree topology is reused (boxes refitted) for this many searches
-    REBUILD_EVERY = 16
-
-    def __init__(self) -> None:
-        self.ids: np.ndarray | None = None
-        self._lists: dict[int, tuple[np.ndarray, WeightedSets]] = {}
-        self._splits: list[tuple[np.ndarray, tuple]] = []
-        self._tree: tuple | None = None
-
-    def hint_for(self, ids: np.ndarray, need: int) -> WeightedSets | None:
-        """The remembered sets for ``need`` rows re-indexed to the sorted
-        distinct ``ids`` of now, or None. A star that is gone becomes -1 in
-        the sets that held it and a new star gets an empty set: those stars
-        are searched without a hint."""
-        if need not in self._lists:
-            return None
-        old_ids, sets = self._lists[need]
-        if ids.shape == old_ids.shape and np.array_equal(ids, old_ids):
-            return sets
-        pos = np.minimum(np.searchsorted(old_ids, ids), old_ids.size - 1)
-        known = old_ids[pos] == ids
-        old_to_new = np.full(old_ids.size + 1, -1, dtype=np.int64)  # [-1] -> -1
-        old_to_new[pos[known]] = np.flatnonzero(known)
-        members = np.full((ids.size, sets.members.shape[1]), -1, dtype=np.int64)
-        members[known] = old_to_new[sets.members[pos[known]]]
-        length = np.zeros(ids.size, dtype=np.int64)
-        length[known] = sets.length[pos[known]]
-        tail = np.full(ids.size, -1, dtype=np.int64)
-        tail[known] = old_to_new[sets.tail[pos[known]]]
-        return WeightedSets(members, length, tail)
-
-    def remember(self, ids: np.ndarray, need: int, sets: WeightedSets) -> None:
-        """Keep the neighbour sets (for ``need`` rows) of the sorted distinct stars ``ids``."""
-        self.ids = ids
-        self._lists[need] = (ids, sets)
-
-    def tree_for(self, ids: np.ndarray, points: np.ndarray):
-        """A k-d tree over ``points`` (rows of the sorted distinct ``ids``):
-        the previous one refitted while the stars are the same (rebuilt every
-        :attr:`REBUILD_EVERY` calls), else a new one."""
-        old = self._tree
-        if (old is not None and old[1].generation + 1 < self.REBUILD_EVERY
-                and old[0].shape == ids.shape and np.array_equal(old[0], ids)):
-            tree = old[1].moved(points)
-        else:
-            tree = Tree(points)
-        self._tree = (ids, tree)
-        return tree
-
-    def split(self, source_index: np.ndarray) -> tuple:
-        """:func:`_split_sources` of ``source_index``, reused while it recurs
-        (the last few are kept: a star may fail at one point and not at the next)."""
-        for i, (old, parts) in enumerate(self._splits):
-            if old.shape == source_index.shape and np.array_equal(old, source_index):
-                self._splits.insert(0, self._splits.pop(i))
-                return parts
-        parts = _split_sources(source_index)
-        self._splits = [(source_index.copy(), parts)] + self._splits[: self.KEEP_SPLITS - 1]
-        return parts
-
-
-def _split_sources(source_index: np.ndarray) -> tuple:
-    """(distinct sources, first row of each, row -> distinct index, copies of
-    each, rows grouped by distinct star, start of each group)."""
-    uniq, first, inverse, counts = np.unique(source_index, return_index=True,
-                                             return_inverse=True, return_counts=True)
-    rows_sorted = np.argsort(inverse, kind="stable").astype(np.int64)
-    row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return uniq, first, inverse.reshape(-1), counts.astype(np.int64), rows_sorted, row_start
-
-
-def neighbour_indices(
-    points: np.ndarray, k: int, source_index: np.ndarray | None = None,
-    memory: NeighbourMemory | None = None,
-) -> np.ndarray:
-    """Indices (N, k) of each point's k nearest neighbours, excluding itself and its copies.
-
-    ``points`` (N, 3), already scaled. ``source_index`` (N,): for a bootstrap
-    resample, the original star each row was drawn from; rows sharing a source
-    are copies and never neighbours of each other. Neighbours are sorted by
-    distance (ties by index). Uses :func:`oti.neighbours.knn` (same sets as
-    scipy's cKDTree). ``memory``: a :class:`NeighbourMemory` carried from one
-    call to the next on the same resample (speed only; used with
-    ``source_index``).
-    """
-    points = np.ascontiguousarray(points, dtype=np.float64)
-    n = points.shape[0]
-    if k < 1:
-        raise ValueError(f"knn.k must be >= 1, got {k}")
-    if source_index is None:
-        if k + 1 > n:
-            raise ValueError(f"K = {k} neighbours (+1 self) need more than the {n} stars")
-        idx = np.ascontiguousarray(_query(points, k + 1), dtype=np.int64)
-        # exclusion by identity, not by column: another star at distance 0
-        # may sort before the star itself
-        out, ok = _first_k_other(idx, np.arange(n, dtype=np.int64), k)
-        if not ok:
-            raise RuntimeError("neighbour search returned too few non-self neighbours")
-        return out
-    # a bootstrap resample: each distinct star's set of stars (see
-    # _star_sets) expanded into rows, copies in row order
-    split, sets = _star_sets(points, k, source_index, memory)
-    return _expand_sets(points, split, sets, k)[split[2]]
-
-
-def _expand_sets(points: np.ndarray, split: tuple, sets: WeightedSets, k: int) -> np.ndarray:
-    """The k neighbour rows (U, k) of each distinct star from its set
-    (:func:`_star_sets`): the set's stars in (distance, index) order, each
-    with its copies in row order."""
-    _, first, _, counts, rows_sorted, row_start = split
-    return _expand_kernel(np.ascontiguousarray(points[first]), sets.members, sets.length, counts,
-                          rows_sorted, row_start, k)
-
-
-@numba.njit(cache=True)
-def _expand_kernel(upoints, members, length, counts, rows_sorted, row_start, k):
-    u = upoints.shape[0]
-    out = np.empty((u, k), dtype=np.int64)
-    d2 = np.empty(members.shape[1])
-    ix = np.empty(members.shape[1], dtype=np.int64)
-    for i in range(u):
-        ln = length[i]
-        for j in range(ln):
-            s = members[i, j]
-            e0 = upoints[s, 0] - upoints[i, 0]
-            e1 = upoints[s, 1] - upoints[i, 1]
-            e2 = upoints[s, 2] - upoints[i, 2]
-            d2[j] = e0 * e0 + e1 * e1 + e2 * e2
-            ix[j] = s
-        _sort_pairs(d2, ix, ln)
-        m = 0
-        for j in range(ln):
-            s = ix[j]
-            for c in range(counts[s]):
-                if m < k:
-                    out[i, m] = rows_sorted[row_start[s] + c]
-                    m += 1
-    return out
-
-
-def _star_sets(points: np.ndarray, need: int, source_index: np.ndarray,
-               memory: NeighbourMemory | None = None) -> tuple[tuple, WeightedSets]:
-    """Neighbour sets of the distinct stars of a bootstrap resample.
-
-    All copies of a star share one position and one neighbour set (their own
-    copies excluded), so the tree holds the U distinct stars and each is
-    searched once: its set is the distinct stars that hold its ``need``
-    nearest rows, found by :meth:`oti.neighbours.Tree.weighted_sets` with
-    the copy counts as weights (the farthest of them, the tail, may
-    contribute only some of its copies). Walking the set in (distance,
-    index) order and taking each star's copies (lowest row first) until
-    ``need`` rows gives exactly the rows a row-level search returns.
-
-    Returns (split, sets): ``split`` = (distinct sources, first row of each,
-    row -> distinct star, copies of each, rows grouped by star, start of
-    each group); ``sets``: :class:`oti.neighbours.WeightedSets` of the U
-    distinct stars, as indices into them.
-    """
-    n = points.shape[0]
-    source_index = np.asarray(source_index)
-    if source_index.shape != (n,):
-        raise ValueError(f"source_index must have shape ({n},), got {source_index.shape}")
-    if memory is None:  # a one-off search: nothing to reuse, nothing kept
-        memory = NeighbourMemory()
-    split = memory.split(source_index)
-    uniq, first, _, counts, _, _ = split
-    if uniq.size < 2 or n - counts.max() < need:
-        raise ValueError(f"K = {need} neighbours (+{counts.max()} self/copies) need more than "
-                         f"the {n} stars")
-    upts = np.ascontiguousarray(points[first])
-    tree = memory.tree_for(uniq, upts)
-    # the remembered sets are replaced by these: they can be overwritten
-    sets = tree.weighted_sets(counts, need, hint=memory.hint_for(uniq, need), reuse_hint=True)
-    memory.remember(uniq, need, sets)
-    return split, sets
-
-
-@numba.njit(cache=True)
-def _first_k_other(idx, src, k):
-    """Per row, the first k entries of ``idx`` whose source differs from the row's."""
-    n, kq = idx.shape
-    out = np.empty((n, k), dtype=np.int64)
-    ok = True
-    for i in range(n):
-        m = 0
-        for j in range(kq):
-            c = idx[i, j]
-            if src[c] != src[i]:
-                out[i, m] = c
-                m += 1
-                if m == k:
-                    break
-        if m < k:
-            ok = False
-    return out, ok
-
-
-def _query(points: np.ndarray, kq: int) -> np.ndarray:
-    return knn(points, kq)[1]
 
 
 def local_mean(
@@ -301,6 +85,12 @@ def _is_smooth(weighting: str) -> bool:
     if weighting not in WEIGHTINGS:
         raise ValueError(f"knn.weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
     return weighting == "epanechnikov"
+
+
+def neighbours_needed(k: int, weighting: str) -> int:
+    """Neighbour rows each estimate reads: ``k``, or ``k + 1`` for the
+    epanechnikov weighting (the last one at the boundary distance R)."""
+    return k + 1 if _is_smooth(weighting) else k
 
 
 @numba.njit(cache=True, inline="always")
@@ -402,77 +192,50 @@ def abundance_deviation(
     y: np.ndarray,
     yerr: np.ndarray,
     k: int = 64,
-    source_index: np.ndarray | None = None,
     action_scale: float = K.ACTION_SCALE,
     nbr: np.ndarray | None = None,
     weighting: str = "uniform",
-    memory: NeighbourMemory | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Delta_n = y_n - (reweighted mean of y over the K action-space neighbours).
 
-    ``actions`` (N, 3) = (J_R, L_z, J_z) [kpc km/s]; ``y``, ``yerr`` (N,) [dex];
-    ``source_index`` as in :func:`neighbour_indices`. ``weighting``:
-    ``"uniform"`` (the paper's Appendix A) or ``"epanechnikov"``
-    (continuous in the actions); see :func:`local_mean`. Returns ``(delta, sigma_delta)`` with sigma_delta = yerr. Pass
-    ``nbr`` to reuse neighbours already computed for these actions (they do
-    not depend on the element): K columns for uniform, K + 1 for epanechnikov.
-    ``memory``: see :func:`neighbour_indices` (speed only).
+    ``actions`` (N, 3) = (J_R, L_z, J_z) [kpc km/s] of distinct stars (for a
+    bootstrap resample, with copies, see
+    :func:`oti.bootstrap.resample_deviations`); ``y``, ``yerr`` (N,) [dex].
+    ``weighting``: ``"uniform"`` (the paper's Appendix A) or
+    ``"epanechnikov"`` (continuous in the actions); see :func:`local_mean`.
+    Returns ``(delta, sigma_delta)`` with sigma_delta = yerr. Pass ``nbr`` to
+    reuse neighbours already computed for these actions (they do not depend
+    on the element): K columns for uniform, K + 1 for epanechnikov.
     """
-    if nbr is None and source_index is not None:
-        return resample_deviations(actions, {"y": (y, yerr)}, k, source_index, weighting, memory,
-                                   action_scale)["y"]
     points = np.asarray(actions, dtype=np.float64) / action_scale
     y = np.asarray(y, dtype=np.float64)
     if nbr is None:
-        nbr = neighbour_indices(points, k + 1 if _is_smooth(weighting) else k, None)
+        nbr = neighbour_indices(points, neighbours_needed(k, weighting), None)
     return y - local_mean(points, y, nbr, weighting), np.asarray(yerr, dtype=np.float64).copy()
 
 
-def resample_deviations(
-    actions: np.ndarray,
-    labels: dict[str, tuple[np.ndarray, np.ndarray]],
-    k: int,
-    source_index: np.ndarray,
+def local_mean_of_sets(
+    upoints: np.ndarray, uy: np.ndarray, sets: WeightedSets, copies: np.ndarray, k: int,
     weighting: str = "uniform",
-    memory: NeighbourMemory | None = None,
-    action_scale: float = K.ACTION_SCALE,
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """:func:`abundance_deviation` of several labels on one bootstrap resample, one neighbour search.
+) -> np.ndarray:
+    """:func:`local_mean` of every distinct star of a resample from its
+    neighbour set (:func:`oti.resample.star_sets`, for
+    :func:`neighbours_needed` rows), without expanding the sets into rows.
 
-    ``actions`` (N, 3) [kpc km/s] of the resampled rows, ``source_index``
-    (N,) their original stars; ``labels``: name -> (y, yerr) (N,) [dex].
-    Copies of a star share its neighbours, hence its estimate, so the local
-    mean is computed once per distinct star. Returns name -> (delta,
-    sigma_delta).
+    ``upoints`` (U, 3) (scaled actions, C-contiguous), ``uy`` (U,): position
+    and label of each distinct star (its copies share them); ``copies``
+    (U,) int64: rows per star. A star's rows are summed in an order fixed by
+    its set alone (see :func:`_local_mean_sets`), so the estimate does not
+    depend on how the set was found. Returns the estimates (U,).
     """
-    smooth = _is_smooth(weighting)
-    points = np.asarray(actions, dtype=np.float64) / action_scale
-    kk = k + 1 if smooth else k
-    split, sets = _star_sets(points, kk, source_index, memory)
-    _, first, inverse, counts, _, _ = split
-    upoints = np.ascontiguousarray(points[first])
-    rows = None
-    out = {}
-    for name, (y, yerr) in labels.items():
-        y = np.asarray(y, dtype=np.float64)
-        uy = np.ascontiguousarray(y[first])
-        if np.array_equal(uy[inverse], y, equal_nan=True):  # copies share their label
-            est = _local_mean_sets(upoints, uy, sets.members, sets.length, sets.tail, counts, kk,
-                                   smooth, DEGENERATE_RTOL)
-        else:  # labels that differ between copies: each neighbour row counts with its own
-            if rows is None:
-                rows = _expand_sets(points, split, sets, kk)
-            est = local_mean(points, y, rows, weighting, at=first)
-        out[name] = (y - est[inverse], np.asarray(yerr, dtype=np.float64).copy())
-    return out
+    return _local_mean_sets(upoints, uy, sets.members, sets.length, sets.tail, copies,
+                            neighbours_needed(k, weighting), _is_smooth(weighting), DEGENERATE_RTOL)
 
 
 @numba.njit(cache=True)
 def _local_mean_sets(upoints, uy, members, length, tail, counts, need, smooth, rtol):
-    """:func:`local_mean` of every distinct star of a resample from its
-    neighbour set (:func:`_star_sets`, for ``need`` rows: K, or K + 1 for
-    the smooth weighting), without expanding the sets into an (U, need)
-    array of rows.
+    """Kernel of :func:`local_mean_of_sets` (``need`` rows: K, or K + 1 for
+    the smooth weighting).
 
     ``upoints`` (U, 3), ``uy`` (U,): position and label of each distinct
     star (its copies share them). A star's rows are laid out in small local
@@ -523,40 +286,3 @@ def _local_mean_sets(upoints, uy, members, length, tail, counts, need, smooth, r
             yy[m] = ys
         out[i] = _line_intercept(d0, d1, d2, yy, v, kk, smooth, rtol)
     return out
-
-
-def bootstrap_deviations(
-    models: list[tuple[np.ndarray, np.ndarray]],
-    labels: dict[str, tuple[np.ndarray, np.ndarray]],
-    seed: int,
-    n_bootstrap: int,
-    k: int,
-    weighting: str = "uniform",
-    what: str = "deviations",
-) -> Iterator[tuple[int, int, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]]:
-    """The deviations of every bootstrap trial in every model, trial by trial.
-
-    ``models``: per model, (actions (N, 3) [kpc km/s], ok (N,) bool: solved)
-    of the same N parent stars; ``labels``: name -> (y, yerr) (N,) [dex] of
-    the parent stars. Trial t resamples the stars with
-    :func:`oti.bootstrap.resample_index` and drops the unsolved rows. Yields
-    (model number, t, index (M,) of the resampled rows, name -> (delta,
-    sigma_delta) (M,)), models in the given order within each trial: a
-    trial's neighbour lists and k-d tree are carried from one model to the
-    next, where the actions have moved a little (speed only), and only one
-    trial's are held at a time. ``what`` labels the progress log.
-    """
-    if not models or any(len(ok) != len(models[0][1]) for _, ok in models):
-        raise ValueError("bootstrap_deviations: need at least one model, all of the same stars")
-    n = len(models[0][1])
-    t0 = time.perf_counter()
-    for t in range(n_bootstrap):
-        resample = resample_index(n, seed, t)
-        memory = NeighbourMemory()
-        for i, (J, ok) in enumerate(models):
-            idx = resample[ok[resample]]
-            yield i, t, idx, resample_deviations(
-                J[idx], {name: (y[idx], e[idx]) for name, (y, e) in labels.items()}, k, idx,
-                weighting, memory)
-        log.info("%s: trial %d/%d done (%d models, %.1f s elapsed)", what, t + 1, n_bootstrap,
-                 len(models), time.perf_counter() - t0)

@@ -51,7 +51,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["knn", "knn_subset", "Tree", "WeightedSets", "LEAF_SIZE"]
+__all__ = ["knn", "knn_subset", "Tree", "WeightedSets", "LEAF_SIZE", "sort_pairs"]
 
 #: Maximum number of points in a k-d tree leaf.
 LEAF_SIZE = 16
@@ -302,7 +302,7 @@ def _scan_leaf(tx, ty, tz, perm, lo, hi, qx, qy, qz, bound, bd, bi, nb):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _sort_pairs(d, ix, m):
+def sort_pairs(d, ix, m):
     """Insertion sort of ``d[:m], ix[:m]`` by (d, ix) in place."""
     for i in range(1, m):
         kd = d[i]
@@ -357,7 +357,7 @@ def _sort_k_best(bd, bi, nb, bound, k, sd, si, hist):
             si[p] = bi[j]
     # the prefix is sorted up to within-bucket order: insertion sort by
     # (d2, index) is linear in practice
-    _sort_pairs(sd, si, m_tot)
+    sort_pairs(sd, si, m_tot)
 
 
 @njit(cache=True, nogil=True)
@@ -540,7 +540,7 @@ def _cut(ad, ai, na, bd, bi, nb, wsum, w, need, bound, td, ti):
             td[m] = bd[j]
             ti[m] = bi[j]
             m += bd[j] > lim
-        _sort_pairs(td, ti, m)
+        sort_pairs(td, ti, m)
         s = wsum
         for j in range(m - 1, -1, -1):
             wj = w[ti[j]]
@@ -1073,7 +1073,7 @@ class Tree:
 
         ``hint``: the sets of the same points before they moved a little (as
         between two evaluations of a Nelder-Mead trial, or the re-indexed
-        ones of :meth:`oti.deviation.NeighbourMemory.hint_for`); only speed
+        ones of :meth:`oti.resample.NeighbourMemory.hint_for`); only speed
         depends on it. A hinted row must hold increasing indices in [0, N)
         other than the point, weighing ``need`` or more, else that point is
         searched without it. ``reuse_hint``: write the result into the

@@ -19,11 +19,12 @@ from scipy.optimize import minimize
 
 from . import constants as K
 from .actions import action_arrays
-from .bootstrap import resample_index
-from .deviation import NeighbourMemory, _split_sources, abundance_deviation
+from .bootstrap import resample_deviations
+from .deviation import abundance_deviation
 from .fourier import fit_fourier
 from .frame import FastFrame
 from .potential import MassModel
+from .resample import NeighbourMemory, Resample
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,13 @@ class Objective:
     """Eq.-8 objective of one element on one (resampled) set of stars.
 
     ``frame``: :class:`FastFrame` of the stars in use (resampled rows);
-    ``y``, ``yerr`` (N,) [dex]; ``source_index`` (N,) original star of each row
-    (None for the unresampled sample); ``k`` neighbours and their
-    ``weighting`` (:func:`oti.deviation.abundance_deviation`); ``backend`` of
+    ``y``, ``yerr`` (N,) [dex]; ``resample``: the
+    :class:`oti.resample.Resample` of those N rows (None for the unresampled
+    sample); ``k`` neighbours and their ``weighting``
+    (:func:`oti.deviation.abundance_deviation`); ``backend`` of
     :func:`oti.actions.actions_angles`.
 
-    With a ``source_index``, the copies of a star share its phase-space point,
+    With a ``resample``, the copies of a star share its phase-space point,
     so actions and angles are computed once per distinct star and copied to
     its rows (a bootstrap resample holds ~63% distinct stars).
     """
@@ -69,7 +71,7 @@ class Objective:
         y: np.ndarray,
         yerr: np.ndarray,
         k: int = 64,
-        source_index: np.ndarray | None = None,
+        resample: Resample | None = None,
         backend: str = "galpy",
         order: int = 10,
         weighting: str = "uniform",
@@ -80,17 +82,17 @@ class Objective:
         if y.shape != (n,) or yerr.shape != (n,):
             raise ValueError(f"y and yerr must have shape ({n},), got {y.shape}, {yerr.shape}")
         self.frame, self.y, self.yerr = frame, y, yerr
-        self.source_index = None if source_index is None else np.asarray(source_index)
-        if self.source_index is None:
+        self.resample = resample
+        if resample is None:
             self._distinct, self._row_of = frame, None
         else:
-            if self.source_index.shape != (n,):
-                raise ValueError(f"source_index must have shape ({n},), got {self.source_index.shape}")
-            _, first, inverse, *_ = _split_sources(self.source_index)
-            self._distinct, self._row_of = frame.take(first), inverse
+            if len(resample) != n:
+                raise ValueError(f"the resample must have {n} rows, got {len(resample)}")
+            inverse = resample.star_of_row
+            self._distinct, self._row_of = frame.take(resample.first_row), inverse
             if not (np.array_equal(self._distinct.xyz0[:, inverse], frame.xyz0)
                     and np.array_equal(self._distinct.vxyz0[:, inverse], frame.vxyz0)):
-                raise ValueError("source_index: rows with the same source index must be copies "
+                raise ValueError("resample: rows with the same source index must be copies "
                                  "of one star (same sky position and velocity)")
         self.k, self.backend, self.order, self.weighting = int(k), backend, int(order), weighting
         self.n_evals = 0
@@ -125,11 +127,14 @@ class Objective:
             log.debug("p=%s: %d stars failed in the action solver and are dropped", p, n_failed)
             J, theta_z = J[ok], theta_z[ok]
             y, yerr = self.y[ok], self.yerr[ok]
-            src = None if self.source_index is None else self.source_index[ok]
         else:
-            y, yerr, src = self.y, self.yerr, self.source_index
-        delta, sig = abundance_deviation(J, y, yerr, k=self.k, source_index=src,
-                                         weighting=self.weighting, memory=self._memory)
+            y, yerr = self.y, self.yerr
+        if self.resample is None:
+            delta, sig = abundance_deviation(J, y, yerr, k=self.k, weighting=self.weighting)
+        else:
+            rows = self._memory.kept(self.resample, ok)
+            delta, sig = resample_deviations(J, {"y": (y, yerr)}, self.k, rows, self.weighting,
+                                             self._memory)["y"]
         t3 = time.perf_counter()
         tm["deviation"] = t3 - t2
         coeffs, cov = fit_fourier(theta_z, delta, sig)
@@ -178,10 +183,11 @@ def run_trial(
     """
     s = settings or TrialSettings()
     t0 = time.perf_counter()
-    idx = resample_index(len(frame), seed, trial_index)
+    resample = Resample.draw(len(frame), seed, trial_index)
+    idx = resample.source
     obj = Objective(
         frame.take(idx), np.asarray(y)[idx], np.asarray(yerr)[idx], k=s.k,
-        source_index=idx, backend=s.backend, order=s.order, weighting=s.weighting,
+        resample=resample, backend=s.backend, order=s.order, weighting=s.weighting,
     )
     x0 = np.asarray(s.x0, dtype=np.float64)
     steps = np.asarray(s.steps, dtype=np.float64)

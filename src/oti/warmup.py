@@ -1,10 +1,12 @@
 """Compile the numba kernels once, so every later process loads them from disk.
 
-numba caches compiled machine code beside the sources (``cache=True``); the
+numba caches compiled machine code on disk (``cache=True``), in a directory
+keyed by the contents of every kernel source (:mod:`oti.kernel_cache`); the
 batched Staeckel kernel takes ~45 s to compile, and processes that start
 before the cache exists would each compile it again. The workflow runs
-:func:`compile_all` as its first job (rule ``compile_kernels``); later jobs
-load the cache in well under a second.
+:func:`compile_all` as its first job (rule ``compile_kernels``, whose inputs
+are :func:`oti.kernel_cache.kernel_sources`); later jobs load the cache in
+well under a second.
 
 ``python -m oti.warmup`` does the same from the command line.
 """
@@ -24,15 +26,20 @@ def compile_all(backend: str = "fast") -> dict[str, float]:
 
     ``backend``: ``fast`` (batched Staeckel kernel with its one-star fallback),
     ``fast-scalar`` (the one-star kernel alone) or ``galpy`` (neighbour
-    kernels only).
-    Returns seconds per kernel family.
+    kernels only). Removes the cache directories of earlier kernel sources
+    (:func:`oti.kernel_cache.prune_stale`). Returns seconds per kernel family.
     """
-    from .deviation import NeighbourMemory, local_mean, neighbour_indices, resample_deviations
+    from .bootstrap import resample_deviations
+    from .deviation import local_mean
     from .frame import cylindrical
+    from .kernel_cache import cache_dir, prune_stale
     from .potential import MassModel
+    from .resample import NeighbourMemory, Resample, neighbour_indices
     from .staeckel_fast import actions_freqs_angles_fast, staeckel_delta_fast
     from .synthetic import disk_snapshot
 
+    stale = prune_stale()
+    log.info("numba cache: %s (%d stale cache entries removed)", cache_dir(), len(stale))
     timings = {}
     t0 = time.perf_counter()
     xyz, vxyz = disk_snapshot(300, np.random.default_rng(0))
@@ -45,12 +52,13 @@ def compile_all(backend: str = "fast") -> dict[str, float]:
     t1 = time.perf_counter()
     pts = np.random.default_rng(1).normal(size=(400, 3))
     src = np.random.default_rng(2).integers(0, 400, 400)
+    resample = Resample.from_index(src)
     nbr = neighbour_indices(pts, 16)
-    neighbour_indices(pts[src], 16, src)
+    neighbour_indices(pts[src], 16, resample)
     local_mean(pts, np.ones(400), nbr)
     memory = NeighbourMemory()  # the second call takes the hinted search
     for p in (pts[src], pts[src] * 1.01):
-        resample_deviations(p, {"y": (p[:, 0], np.ones(400))}, 16, src, "epanechnikov", memory)
+        resample_deviations(p, {"y": (p[:, 0], np.ones(400))}, 16, resample, "epanechnikov", memory)
     timings["neighbours"] = time.perf_counter() - t1
     for k, v in timings.items():
         log.info("numba kernels %s ready in %.1f s", k, v)
