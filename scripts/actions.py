@@ -1,7 +1,7 @@
 """Rules fiducial_actions and grid_actions: actions/angles of the parent sample."""
 
-from oti.io import run_script, write_parquet
-from oti.pipeline import compute_actions, read_parent
+from oti.actions import compute_actions
+from oti.io import read_parent, run_script, write_parquet
 
 
 def main(smk):

@@ -4,8 +4,8 @@ import logging
 
 import pandas as pd
 
+from oti.constraints import aggregate_constraints
 from oti.io import run_script, write_csv
-from oti.pipeline import aggregate_constraints
 
 
 def main(smk):

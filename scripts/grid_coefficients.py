@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from oti.io import run_script, write_parquet
-from oti.pipeline import grid_coefficients, read_parent
+from oti.grid import grid_coefficients
+from oti.io import read_parent, run_script, write_parquet
 
 
 def main(smk):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from oti.grid import grid_crossings
 from oti.io import run_script, write_csv
-from oti.pipeline import grid_crossings
 
 
 def main(smk):

@@ -4,20 +4,17 @@ import logging
 
 import pandas as pd
 
-from oti.io import run_script, write_json, write_text
-from oti.pipeline import read_truth, recovery, recovery_markdown
-from oti.valleys import valley_lines
+from oti.io import read_truth, run_script, write_json, write_text
+from oti.report import recovery_report
 
 
 def main(smk):
-    truth = read_truth(smk.input.truth)
-    lines = valley_lines(pd.read_parquet(smk.input.valleys), hz_ref=truth["hz"])
-    rec = recovery(pd.read_csv(smk.input.joint), pd.read_csv(smk.input.per_element),
-                   truth, smk.params.n_sigma, valleys=lines, vertical_force=pd.read_csv(smk.input.force))
-    md = recovery_markdown(rec)
-    logging.getLogger("oti").info("\n%s", md)
-    write_json(rec, smk.output.json)
-    write_text(md, smk.output.md)
+    rep = recovery_report(pd.read_csv(smk.input.joint), pd.read_csv(smk.input.per_element),
+                          pd.read_parquet(smk.input.valleys), pd.read_csv(smk.input.force),
+                          read_truth(smk.input.truth), smk.params.n_sigma, smk.params.x0)
+    logging.getLogger("oti").info("\n%s", rep["md"])
+    write_json(rep["json"], smk.output.json)
+    write_text(rep["md"], smk.output.md)
 
 
 run_script(snakemake, main)  # noqa: F821

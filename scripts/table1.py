@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from oti.io import run_script, write_csv, write_text
-from oti.pipeline import table1
+from oti.report import table1
 
 
 def main(smk):

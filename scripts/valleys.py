@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from oti.io import run_script, write_csv, write_parquet
-from oti.pipeline import valley_tables
+from oti.valleys import valley_tables
 
 
 def main(smk):
@@ -15,7 +15,7 @@ def main(smk):
     coeffs = pd.concat([d for d in parts if len(d)] or parts[:1], ignore_index=True)
     curves, lines, force = valley_tables(coeffs, p.force_z, list(p.exclude))
     log = logging.getLogger("oti")
-    log.info("a2 = 0 valleys, f = f_ref + df_dhz (h_z - %.2f kpc):\n%s",
+    log.info("a2 = 0 valleys, mdisk_f = mdisk_f_ref + dmdisk_f_dhz (h_z - %.2f kpc):\n%s",
              lines["hz_ref"].iloc[0], lines.to_string(index=False))
     log.info("vertical force along the valleys, K_z(R0, %.3g kpc) / (2 pi G) [Msun/pc^2]:\n%s",
              p.force_z, force.to_string(index=False))

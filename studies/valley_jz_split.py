@@ -7,8 +7,7 @@ Usage (2 cores, 2 min 15 s for the default mock's 25,000 stars):
         --coeffs valley_jz_split.parquet
 
 Eq. 8 vanishes along one curve in (f, h_z) per element, and the curves of
-all elements are nearly the same line (config/README.md, 'The degeneracy of
-eq. 8'). Physically, stars with small vertical actions feel the disk's
+all elements are nearly the same line (docs/degeneracy.md). Physically, stars with small vertical actions feel the disk's
 midplane density (about f / h_z), stars with large ones its surface density
 (about f), so the a2 = 0 valleys of different J_z ranges should lie at
 different angles and cross at the true (f, h_z). This study tests that on a
@@ -19,12 +18,12 @@ each model's own J_z (an integral of motion in the true model, so the split
 does not select on the angle there). Bin edges: the ``--jz-quantiles`` of J_z
 in the fiducial model (fixed numbers in kpc km/s for every model).
 
-It prints, per element and J_z bin, the valley line f = f_ref + df_dhz (h_z -
-h_ref) with bootstrap errors; per bin, the inverse-variance mean line of the
+It prints, per element and J_z bin, the valley line mdisk_f = mdisk_f_ref +
+dmdisk_f_dhz (h_z - h_ref) with bootstrap errors; per bin, the inverse-variance mean line of the
 elements (trial by trial, so the errors include the elements' correlation);
 and the (f, h_z) where the bins' mean lines cross, with the scatter of the
 same crossing over the trials (least squares over the bins with a line,
-weighted by their f_ref errors: :func:`oti.valleys.lines_crossing`). ``--out``: the lines as CSV.
+weighted by their mdisk_f_ref errors: :func:`oti.valleys.lines_crossing`). ``--out``: the lines as CSV.
 """
 
 from __future__ import annotations
@@ -40,11 +39,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 
-ELEMENTS = ["FE_H", "C_FE", "N_FE", "O_FE", "MG_FE", "SI_FE", "MN_FE", "NI_FE"]
+from oti.elements import ALL_ELEMENTS
 
 
 def _setup(parent_path: str, elements: list[str]):
-    from oti.pipeline import read_parent, sky_frame
+    from oti.frame import sky_frame
+    from oti.io import read_parent
 
     parent = read_parent(parent_path, elements)
     ab = {el: (parent[el].to_numpy(float), parent[f"{el}_ERR"].to_numpy(float)) for el in elements}
@@ -95,23 +95,25 @@ def analyse(coeffs: pd.DataFrame, hz_ref: float, truth: dict | None) -> pd.DataF
             continue
         trials = valley_line_trials(g, hz_ref)
         # an element counts in the bin's mean line only if every trial has a line
-        keep = [(np.array([r.f_ref, r.df_dhz]), trials[r.element][2],
-                 1.0 / np.array([r.f_ref_err, r.df_dhz_err]) ** 2)
+        keep = [(np.array([r.mdisk_f_ref, r.dmdisk_f_dhz]), trials[r.element][2],
+                 1.0 / np.array([r.mdisk_f_ref_err, r.dmdisk_f_dhz_err]) ** 2)
                 for r in tab.itertuples()
-                if np.isfinite(r.f_ref) and 1 < r.n_trials_line == len(trials[r.element][2])]
+                if np.isfinite(r.mdisk_f_ref) and 1 < r.n_trials_line == len(trials[r.element][2])]
         if keep:
             w = np.array([k[2] for k in keep])
             mean = (w * np.array([k[0] for k in keep])).sum(0) / w.sum(0)
             per_t = (w[:, None, :] * np.array([k[1] for k in keep])).sum(0) / w.sum(0)
             per_bin[b] = (mean, per_t, len(keep))
     table = pd.concat(out, ignore_index=True)[
-        ["jz_bin", "element", "n_stars", "f_ref", "f_ref_err", "df_dhz", "df_dhz_err", "n_hz", "n_trials_line"]]
-    print(f"valley lines f = f_ref + df_dhz (h_z - {hz_ref}) per J_z bin (-1: all stars)")
+        ["jz_bin", "element", "n_stars", "mdisk_f_ref", "mdisk_f_ref_err", "dmdisk_f_dhz", "dmdisk_f_dhz_err",
+         "n_hz", "n_trials_line"]]
+    print(f"valley lines mdisk_f = mdisk_f_ref + dmdisk_f_dhz (h_z - {hz_ref}) per J_z bin (-1: all stars)")
     print(table.round(3).to_string(index=False))
     print("\nper J_z bin, the elements' inverse-variance mean line (errors: scatter over trials)")
     for b, (mean, per_t, n_el) in per_bin.items():
         e = per_t.std(axis=0, ddof=1)
-        print(f"  bin {b}: f_ref {mean[0]:.3f} +- {e[0]:.3f}, df_dhz {mean[1]:.2f} +- {e[1]:.2f} ({n_el} elements)")
+        print(f"  bin {b}: mdisk_f_ref {mean[0]:.3f} +- {e[0]:.3f}, "
+              f"dmdisk_f_dhz {mean[1]:.2f} +- {e[1]:.2f} ({n_el} elements)")
     if len(per_bin) < 2:
         print("fewer than two J_z bins have a line: no crossing")
         return table
@@ -153,7 +155,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parent", default="results/mock/parent_sample.parquet")
     ap.add_argument("--truth", help="the mock's truth.json: z_sun, v_z,sun and the reference answer")
-    ap.add_argument("--elements", default=",".join(ELEMENTS))
+    ap.add_argument("--elements", default=",".join(ALL_ELEMENTS))
     ap.add_argument("--hz", default="0.15,0.2,0.25,0.3,0.35,0.4,0.5", help="h_z values [kpc]")
     ap.add_argument("--f-min", type=float, default=0.4)
     ap.add_argument("--f-max", type=float, default=1.8)

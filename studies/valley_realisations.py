@@ -35,8 +35,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from oti.elements import ALL_ELEMENTS  # noqa: E402
+
 TRUTH = {"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}  # config/config.yaml
-ELEMENTS = ["FE_H", "C_FE", "N_FE", "O_FE", "MG_FE", "SI_FE", "MN_FE", "NI_FE"]
+ELEMENTS = list(ALL_ELEMENTS)
 
 
 def one_realisation(seed: int, errors: str, n_stars: int, n_bootstrap: int, f_values: list[float],
@@ -44,15 +46,13 @@ def one_realisation(seed: int, errors: str, n_stars: int, n_bootstrap: int, f_va
     """Crossing f, its bootstrap error and trial counts, and the force at it, per element for one mock."""
     from oti.catalog import build_parent_sample
     from oti.mock import generate_mock
-    from oti.pipeline import sky_frame
     from oti.valleys import valley_coefficients, valley_curves, valley_vertical_force
 
     with tempfile.TemporaryDirectory() as d:
         generate_mock(f"{d}/allstar.fits", f"{d}/gaia.fits", f"{d}/truth.json", n_stars=n_stars,
                       seed=seed, truth=TRUTH, errors=errors == "on")
-        parent, _, _ = build_parent_sample(f"{d}/allstar.fits", f"{d}/gaia.fits", ELEMENTS)
-    ab = {el: (parent[el].to_numpy(float), parent[el + "_ERR"].to_numpy(float)) for el in ELEMENTS}
-    coeffs = valley_coefficients(sky_frame(parent), ab, f_values, [TRUTH["hz"]], seed=42,
+        parent = build_parent_sample(f"{d}/allstar.fits", f"{d}/gaia.fits", ELEMENTS).parent
+    coeffs = valley_coefficients(parent, ELEMENTS, f_values, [TRUTH["hz"]], seed=42,
                                  n_bootstrap=n_bootstrap, k=32, weighting="epanechnikov",
                                  zsun=TRUTH["zsun"], vzsun=TRUTH["vzsun"])
     if coeffs_dir:
@@ -81,18 +81,18 @@ def summarise(t: pd.DataFrame, f_true: float = TRUTH["mdisk_f"]) -> None:
     """Print the per-element and pooled comparison of realisation scatter with bootstrap errors."""
     if "kz" in t:
         summarise_force(t)
-    t = t[np.isfinite(t.f)]
+    t = t[np.isfinite(t.mdisk_f)]
     for errors, g in t.groupby("errors"):
-        s = g.groupby("element").agg(mean_f=("f", "mean"), sd_between=("f", "std"),
-                                     median_boot_err=("f_err", "median"), n=("f", "count"))
+        s = g.groupby("element").agg(mean_f=("mdisk_f", "mean"), sd_between=("mdisk_f", "std"),
+                                     median_boot_err=("mdisk_f_err", "median"), n=("mdisk_f", "count"))
         s["sd_between/boot"] = s.sd_between / s.median_boot_err
-        g = g[np.isfinite(g.f_err)]  # every resample crossed: the pull has an error
-        z = (g.f - f_true) / g.f_err
+        g = g[np.isfinite(g.mdisk_f_err)]  # every resample crossed: the pull has an error
+        z = (g.mdisk_f - f_true) / g.mdisk_f_err
         print(f"\n== errors {errors}: {g.seed.nunique()} realisations; {len(t[t.errors == errors])} crossings, "
               f"{len(g)} of them with an error")
         print(s.round(3).to_string())
         print(f"pulls vs truth: mean {z.mean():+.2f}, sd {z.std():.2f}; chi^2 {np.sum(z**2):.0f} for {len(z)}")
-    p = t.pivot_table(index=["seed", "element"], columns="errors", values="f").dropna()
+    p = t.pivot_table(index=["seed", "element"], columns="errors", values="mdisk_f").dropna()
     if {"on", "off"} <= set(p.columns):
         d = p["on"] - p["off"]
         print(f"\npaired on - off (same seed and element): mean {d.mean():+.3f} +- {d.std() / np.sqrt(len(d)):.3f}, "

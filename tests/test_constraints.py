@@ -1,4 +1,4 @@
-"""Constraints: per-element Gaussian, joint combination, a2 crossing, derived masses."""
+"""Constraints: per-element Gaussian, joint combination, derived masses, the joint table's solar values."""
 
 import numpy as np
 import pandas as pd
@@ -6,8 +6,8 @@ import pytest
 
 from oti import constants as K
 from oti.constraints import (
-    Constraint, a2_crossing, constraint_from_row, constraints_table,
-    derived_quantities, element_constraint, joint_constraint, joint_constraint_from_trials,
+    Constraint, aggregate_constraints, constraint_from_row, constraints_table,
+    derived_quantities, element_constraint, joint_constraint, joint_constraint_from_trials, joint_solar,
 )
 from oti.potential import MassModel
 
@@ -115,39 +115,6 @@ def test_table_round_trip():
     assert (back.n_used, back.n_failed) == (7, 1)
 
 
-def test_a2_crossing_linear_model():
-    f = np.arange(0.4, 1.81, 0.1)
-    rng = np.random.default_rng(3)
-    # a2 = s (f - 1.15) + noise, per trial
-    a2 = 0.01 * (f[None, :] - 1.15) + rng.normal(0, 5e-4, (256, 1))
-    res = a2_crossing(f, a2)
-    assert res["f"] == pytest.approx(1.15, abs=0.01)
-    # bootstrap offset sigma 5e-4 over slope 0.01 -> 0.05 in f
-    assert res["f_err"] == pytest.approx(0.05, rel=0.15)
-    assert res["f_err_trials"] == pytest.approx(0.05, rel=0.15)
-    assert res["f_band_lo"] == pytest.approx(1.10, abs=0.01)
-    assert res["f_band_hi"] == pytest.approx(1.20, abs=0.01)
-    assert res["f_err"] == pytest.approx(0.5 * (res["f_band_hi"] - res["f_band_lo"]))
-    no = a2_crossing(f, np.abs(a2) + 1.0)
-    assert np.isnan(no["f"]) and np.isnan(no["f_band_lo"]) and np.isnan(no["f_band_hi"])
-
-
-@pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_a2_crossing_one_sided_band(sign):
-    """Crossing at 1.6, band +-0.3 in f: one edge crosses at 1.3, the other beyond the grid's 1.8."""
-    f = np.arange(0.4, 1.81, 0.1)
-    z = np.random.default_rng(4).standard_normal((64, 1))
-    a2 = sign * 0.01 * ((f[None, :] - 1.6) + 0.3 * (z - z.mean()) / z.std(ddof=1))
-    res = a2_crossing(f, a2)
-    assert res["f"] == pytest.approx(1.6, abs=1e-9)
-    assert np.isnan(res["f_err"])
-    assert res["f_band_lo"] == pytest.approx(1.3, abs=1e-9) and np.isnan(res["f_band_hi"])
-    # mirrored (crossing at 0.6, band to 0.9 and below the grid's 0.4)
-    res = a2_crossing(f, a2[:, ::-1] * -1.0)
-    assert res["f"] == pytest.approx(0.6, abs=1e-9)
-    assert np.isnan(res["f_band_lo"]) and res["f_band_hi"] == pytest.approx(0.9, abs=1e-9)
-
-
 def test_derived_quantities():
     c = Constraint("j", np.array([1.21, 0.27, 16.9, 8.8]), np.diag([0.04, 0.01, 0.8, 0.2]) ** 2, 10)
     d = derived_quantities(c, n_samples=2000)
@@ -170,53 +137,27 @@ def test_derived_quantities_count_samples_without_a_halo(caplog):
     assert 0 < n < 400
 
 
-def test_recovery_verdict_names_the_parameters_outside():
-    from oti.pipeline import recovery, recovery_markdown
-
-    truth = {"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}
-    row = {"name": "all", "mdisk_f": 1.07, "mdisk_f_err": 0.04, "hz": 0.25, "hz_err": 0.03,
-           "zsun": 17.5, "zsun_err": 3.0, "vzsun": 8.9, "vzsun_err": 0.3}
-    per = pd.DataFrame([{**row, "name": "O_FE"}])
-    rec = recovery(pd.DataFrame([row]), per, truth, n_sigma=3.0)
-    assert not rec["pass"] and not rec["joint"]["all"]["mdisk_f"]["pass"]
-    assert rec["joint"]["all"]["mdisk_f"]["pull"] == pytest.approx(-3.25)
-    assert "**FAIL**" in recovery_markdown(rec) and "(outside: mdisk_f)" in recovery_markdown(rec)
-    rec = recovery(pd.DataFrame([{**row, "mdisk_f": 1.15}]), per, truth, n_sigma=3.0)
-    assert rec["pass"] and "**PASS**: every parameter" in recovery_markdown(rec)
+def test_joint_solar_reads_the_all_row():
+    with pytest.raises(ValueError, match="joint.csv.*'all'"):
+        joint_solar(pd.DataFrame({"name": ["excluding"], "zsun": [1.0], "vzsun": [2.0]}))
+    assert joint_solar(pd.DataFrame({"name": ["all"], "zsun": [17.0], "vzsun": [8.5]})) == (17.0, 8.5)
+    with pytest.raises(ValueError, match="non-finite"):
+        joint_solar(pd.DataFrame({"name": ["all"], "zsun": [np.nan], "vzsun": [8.5]}))
 
 
-def test_table1_values_are_in_the_stated_units():
-    from oti.pipeline import table1
-
-    base = {"mdisk_f": 1.14, "hz": 0.241, "zsun": 17.1, "vzsun": 8.99, "ratio": 1.78,
-            "mdisk": 1.14 * K.MDISK_STAR_MSUN, "elements": "FE_H O_FE MG_FE"}
-    row = {**base, **{f"{k}_err": 0.05 * v for k, v in base.items() if k != "elements"},
-           **{f"{k}_err_independent": 0.04 * v for k, v in base.items() if k != "elements"}}
-    joint = pd.DataFrame([{**row, "name": "all"}, {**row, "name": "excluding"}])
-    t = table1(joint, ["MG_FE"])
-    csv = t["csv"].set_index(["parameter", "column"])
-    m = csv.loc[("Mdisk", "all")]
-    assert m["unit"] == "1e10 Msun"
-    assert m["value"] == pytest.approx(1.14 * K.MDISK_STAR_MSUN / 1e10)
-    assert m["error"] == pytest.approx(0.05 * m["value"])
-    assert m["error_independent"] == pytest.approx(0.04 * m["value"])
-    assert csv.loc[("h_z", "all"), "value"] == pytest.approx(0.241)
-    # every format carries both errors: "7.44 ± 0.37 [0.30]"
-    assert "7.44 ± 0.37 [0.30]" in t["md"]
-    assert r"$7.44 \pm 0.37\times 10^{10}~\mathrm{M}_\odot$ [0.30]" in t["tex"]
-    assert "in brackets" in t["tex"]
-
-
-def test_recovery_report_names_the_excluded_elements_and_shows_fits():
-    from oti.pipeline import recovery, recovery_markdown
-
-    truth = {"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}
-    row = {"mdisk_f": 1.15, "mdisk_f_err": 0.05, "hz": 0.25, "hz_err": 0.03,
-           "zsun": 17.5, "zsun_err": 3.0, "vzsun": 8.9, "vzsun_err": 0.3}
-    joint = pd.DataFrame([{**row, "name": "all", "elements": "O_FE MG_FE SI_FE"},
-                          {**row, "name": "excluding", "elements": "O_FE"}])
-    per = pd.DataFrame([{**row, "name": e} for e in ("O_FE", "MG_FE", "SI_FE")])
-    md = recovery_markdown(recovery(joint, per, truth))
-    assert "## Joint constraint: all (3 elements)" in md
-    assert "## Joint constraint: excluding MG_FE, SI_FE" in md
-    assert "| O_FE | 1.15 +- 0.05 (-1.00) |" in md
+def test_aggregate_constraints_per_element_and_joint_rows():
+    rng = np.random.default_rng(5)
+    scale = np.array([0.1, 0.01, 2.0, 0.4])
+    trials = _shared_trials(rng, 3, 40, 0.5 * scale, scale)
+    per, joint = aggregate_constraints(trials, ["e0", "e1", "e2"], ["e2"], seed=1)
+    assert list(per["name"]) == ["e0", "e1", "e2"]
+    assert list(joint["name"]) == ["all", "excluding"]
+    assert list(joint["elements"]) == ["e0 e1 e2", "e0 e1"]
+    c = joint_constraint_from_trials(trials, [element_constraint(trials[trials["element"] == e], e)
+                                              for e in ("e0", "e1")], "excluding")
+    np.testing.assert_allclose(joint.loc[1, list(K.PARAM_NAMES)].to_numpy(float), c.mean, rtol=1e-12)
+    assert joint.loc[0, "mdisk"] == pytest.approx(joint.loc[0, "mdisk_f"] * K.MDISK_STAR_MSUN)
+    assert np.isfinite(joint[["mdisk_err", "ratio_err", "mdisk_err_independent"]].to_numpy(float)).all()
+    # nothing excluded: no 'excluding' row
+    _, joint = aggregate_constraints(trials, ["e0", "e1", "e2"], [], seed=1)
+    assert list(joint["name"]) == ["all"]

@@ -4,25 +4,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oti.actions import actions_angles
-from oti.pipeline import (
-    SKY_COLUMNS,
-    compute_actions,
-    grid_coefficients,
-    joint_solar,
-    recovery,
-    recovery_markdown,
-    valley_coefficient_table,
-    valley_tables,
-)
+from oti.actions import actions_angles, compute_actions
+from oti.grid import grid_coefficients
+from oti.io import SKY_COLUMNS
 from oti.potential import MassModel
 from oti.synthetic import action_labels, disk_snapshot, to_sky
 from oti.valleys import (
     lines_crossing,
     valid_models,
+    valley_coefficients,
     valley_curves,
     valley_line_trials,
     valley_lines,
+    valley_tables,
     valley_vertical_force,
 )
 
@@ -48,30 +42,30 @@ def test_lines_recover_a_known_valley_exactly():
     c = _linear_coeffs(1.1, 1.7, eps, f_grid, hz_grid)
     cur = valley_curves(c)
     want = 1.1 + 1.7 * (np.array(hz_grid) - 0.28) + eps.mean()
-    np.testing.assert_allclose(cur["f"], want, atol=1e-12)
+    np.testing.assert_allclose(cur["mdisk_f"], want, atol=1e-12)
     lines = valley_lines(c).iloc[0]
-    assert lines["f_ref"] == pytest.approx(1.1 + eps.mean(), abs=1e-12)
-    assert lines["df_dhz"] == pytest.approx(1.7, abs=1e-10)
+    assert lines["mdisk_f_ref"] == pytest.approx(1.1 + eps.mean(), abs=1e-12)
+    assert lines["dmdisk_f_dhz"] == pytest.approx(1.7, abs=1e-10)
     # each trial's line is the mean line shifted by eps_t: the scatter is std(eps), the slope exact
-    assert lines["f_ref_err"] == pytest.approx(np.std(eps, ddof=1), rel=1e-10)
-    assert lines["df_dhz_err"] < 1e-9
+    assert lines["mdisk_f_ref_err"] == pytest.approx(np.std(eps, ddof=1), rel=1e-10)
+    assert lines["dmdisk_f_dhz_err"] < 1e-9
     assert lines["n_hz"] == 5 and lines["n_trials_line"] == 5
-    # another reference h_z moves f_ref along the line
+    # another reference h_z moves mdisk_f_ref along the line
     l2 = valley_lines(c, hz_ref=0.4).iloc[0]
-    assert l2["f_ref"] == pytest.approx(1.1 + 1.7 * 0.12 + eps.mean(), abs=1e-12)
+    assert l2["mdisk_f_ref"] == pytest.approx(1.1 + 1.7 * 0.12 + eps.mean(), abs=1e-12)
 
 
 def test_line_errors_keep_trials_whose_curve_leaves_the_grid():
-    """A far trial (its own crossing below the grid at every h_z) still counts in f_ref_err."""
+    """A far trial (its own crossing below the grid at every h_z) still counts in mdisk_f_ref_err."""
     eps = np.array([-0.03, 0.01, 0.05, -0.9])
     f_grid = np.round(np.arange(0.4, 1.81, 0.1), 2)
     c = _linear_coeffs(1.1, 1.7, eps, f_grid, [0.2, 0.28, 0.35])
     assert (valley_curves(c)["n_trials_crossing"] == 3).all()  # its own curve never crosses
     line = valley_lines(c).iloc[0]
-    # a2 is linear in f, so the linearised crossings are the trials' own, f_ref + eps_t
+    # a2 is linear in f, so the linearised crossings are the trials' own, mdisk_f_ref + eps_t
     assert line["n_trials_line"] == 4
-    assert line["f_ref_err"] == pytest.approx(np.std(eps, ddof=1), rel=1e-10)
-    assert line["f_ref"] == pytest.approx(1.1 + eps.mean(), abs=1e-12)
+    assert line["mdisk_f_ref_err"] == pytest.approx(np.std(eps, ddof=1), rel=1e-10)
+    assert line["mdisk_f_ref"] == pytest.approx(1.1 + eps.mean(), abs=1e-12)
 
 
 def test_valleys_at_different_angles_cross_at_the_known_point():
@@ -101,13 +95,13 @@ def test_missing_models_and_valleys_outside_the_grid():
     f_grid = np.round(np.arange(0.4, 1.81, 0.1), 2)
     # a model missing at one h_z (no halo) is left out of that row's interpolation only
     c = _linear_coeffs(1.0, 1.0, [0.0, 0.02], f_grid, [0.2, 0.3], drop={(1.8, 0.2), (0.4, 0.2)})
-    np.testing.assert_allclose(valley_curves(c)["f"], [1.0 - 0.08 + 0.01, 1.0 + 0.02 + 0.01], atol=1e-12)
+    np.testing.assert_allclose(valley_curves(c)["mdisk_f"], [1.0 - 0.08 + 0.01, 1.0 + 0.02 + 0.01], atol=1e-12)
     # a valley that leaves the grid gives NaN there, and no line from a single point
     c = _linear_coeffs(1.7, 3.0, [0.0, 0.01], f_grid, [0.2, 0.3, 0.4])
     cur = valley_curves(c)
-    assert np.isfinite(cur["f"].iloc[0]) and np.isnan(cur["f"].iloc[2])
+    assert np.isfinite(cur["mdisk_f"].iloc[0]) and np.isnan(cur["mdisk_f"].iloc[2])
     c = _linear_coeffs(1.7, 3.0, [0.0, 0.01], f_grid, [0.3, 0.4])
-    assert np.isnan(valley_lines(c).iloc[0]["df_dhz"])
+    assert np.isnan(valley_lines(c).iloc[0]["dmdisk_f_dhz"])
 
 
 def test_models_without_a_halo_are_skipped():
@@ -132,7 +126,7 @@ def _parent(n=900, seed=5):
 
 def valleys(parent, elements, f_values, hz_values, force_z=0.35, exclude=(), **kw):
     """The workflow's two steps in one call: (a2 table, curves, lines, force)."""
-    coeffs = valley_coefficient_table(parent, elements, f_values, hz_values, **kw)
+    coeffs = valley_coefficients(parent, elements, f_values, hz_values, **kw)
     return (coeffs, *valley_tables(coeffs, force_z, exclude))
 
 
@@ -141,12 +135,12 @@ def test_one_job_per_hz_gives_the_table_of_one_job_over_every_hz():
     parent = _parent(500)
     fs, hzs = [0.9, 1.2, 1.8], [0.2, 0.05, 0.3]  # f = 1.8 has no positive halo mass at these h_z
     kw = {"seed": 4, "n_bootstrap": 2, "k": 12, "weighting": "epanechnikov", "zsun": 15.0, "vzsun": 9.0}
-    whole = valley_coefficient_table(parent, ["O_FE", "FE_H"], fs, hzs, **kw)
-    parts = [valley_coefficient_table(parent, ["O_FE", "FE_H"], fs, [hz], **kw) for hz in hzs]
+    whole = valley_coefficients(parent, ["O_FE", "FE_H"], fs, hzs, **kw)
+    parts = [valley_coefficients(parent, ["O_FE", "FE_H"], fs, [hz], **kw) for hz in hzs]
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole, check_exact=True)
     assert list(whole["hz"].unique()) == hzs and len(whole) == 2 * 2 * len(valid_models(fs, hzs)) == 24
     # an h_z without any model is an empty part, not an error; only an empty grid is one
-    empty = valley_coefficient_table(parent, ["O_FE"], [1.8], [0.05], **kw)
+    empty = valley_coefficients(parent, ["O_FE"], [1.8], [0.05], **kw)
     assert len(empty) == 0 and list(empty.columns) == list(whole.columns)
     with pytest.raises(ValueError, match="positive halo mass.*valleys.hz"):
         valley_tables(empty)
@@ -182,32 +176,6 @@ def test_bad_inputs_are_named():
         valleys(parent, ["O_FE"], [1.0], [0.28], seed=1, n_bootstrap=1, k=8)
     with pytest.raises(ValueError, match="positive halo"):
         valleys(parent, ["O_FE"], [1.8], [0.05], seed=1, n_bootstrap=2, k=8)
-    with pytest.raises(ValueError, match="joint.csv.*'all'"):
-        joint_solar(pd.DataFrame({"name": ["excluding"], "zsun": [1.0], "vzsun": [2.0]}))
-    assert joint_solar(pd.DataFrame({"name": ["all"], "zsun": [17.0], "vzsun": [8.5]})) == (17.0, 8.5)
-
-
-def test_recovery_reports_f_on_each_valley_at_the_true_hz():
-    truth = {"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}
-    row = {"name": "all"}
-    for p, v, e in (("mdisk_f", 1.15, 0.05), ("hz", 0.26, 0.02), ("zsun", 17.5, 1.0), ("vzsun", 8.7, 0.2)):
-        row[p], row[f"{p}_err"] = v, e
-    joint = pd.DataFrame([row])
-    per = pd.DataFrame([{**row, "name": "O_FE"}])
-    lines = pd.DataFrame([{"element": "O_FE", "hz_ref": 0.27, "f_ref": 1.0, "f_ref_err": 0.1,
-                           "df_dhz": 1.5, "df_dhz_err": 0.2}])
-    true_kz = float(MassModel(1.2, 0.27).vertical_force_sigma(0.35))
-    force = pd.DataFrame([{"name": "all", "z_kpc": 0.35, "sigma_kz": true_kz + 6.0, "sigma_kz_err": 2.0,
-                           "spread": 0.04, "n_hz": 7, "n_trials": 8}])
-    rec = recovery(joint, per, truth, 3.0, valleys=lines, vertical_force=force)
-    assert rec["valleys"]["O_FE"]["pull"] == pytest.approx(-2.0)
-    assert rec["vertical_force"]["rows"]["all"]["pull"] == pytest.approx(3.0)
-    assert rec["vertical_force"]["truth"] == pytest.approx(true_kz)
-    assert rec["pass"]  # the valleys are reported, not part of the verdict
-    md = recovery_markdown(rec)
-    assert "true h_z = 0.27 kpc" in md and "| O_FE | 1 | 0.1 | -2.00 | 1.5 +- 0.2 |" in md
-    assert "Caveat: eq. 8 fixes one combination of f and h_z" in md and "(1, 0.28 kpc)" in md
-    assert "vertical force at |z| = 0.35 kpc" in md and "| all |" in md and "| +3.00 | 0.04 |" in md
 
 
 def _constant_force_coeffs(element, target, z, eps, hz_grid, f_grid):

@@ -114,6 +114,7 @@ def test_resume_redoes_only_the_missing_trial_job(run1):
         ("elements=[XX_FE]", "elements"),
         ("knn={'k':-3}", "k"),
         ("optimize={'n_bootstrap':'many'}", "n_bootstrap"),
+        ("optimize={'x0':[1.9,0.28,20.8,7.78]}", "['optimize']['x0'][0]"),
         ("grid={'elements':['N_FE']}", "N_FE"),
         ("grid={'f_min':1.5,'f_max':1.0}", "grid.f_min = 1.5 is above grid.f_max"),
         ("grid={'f_step':0.025}", "grid.f_step = 0.025 must be a multiple of 0.01"),

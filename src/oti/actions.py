@@ -17,6 +17,10 @@ for disk rotation (galpy's orientation; see :func:`oti.frame.cylindrical`).
 Failures (non-finite delta, galpy's 9999.99 sentinel, non-finite output) are
 flagged in the boolean column ``ok`` and counted; the caller decides to drop
 them and must log the count (:func:`drop_failures`).
+
+The actions stage of the workflow (rules fiducial_actions, grid_actions) is
+:func:`compute_actions`: the parent sample's phase space and actions in one
+model.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from __future__ import annotations
 import functools
 import logging
 import operator
+import time
 
 import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .frame import cylindrical
+from .frame import cylindrical, sky_frame
 from .potential import MassModel
 
 log = logging.getLogger(__name__)
@@ -192,3 +197,34 @@ def drop_failures(table: pd.DataFrame, what: str = "actions") -> tuple[np.ndarra
         log.warning("%s: %d of %d stars failed (non-finite delta or actions) and are dropped",
                     what, n_bad, ok.size)
     return np.flatnonzero(ok), n_bad
+
+
+def compute_actions(
+    parent: pd.DataFrame,
+    mdisk_f: float = 1.0,
+    hz: float = K.HZ_KPC,
+    zsun: float = K.ZSUN_PC,
+    vzsun: float = K.VSUN_KMS[2],
+    backend: str = "fast",
+    order: int = 10,
+) -> pd.DataFrame:
+    """The actions stage: positions, velocities, actions, frequencies and angles of every parent star.
+
+    ``parent``: the parent-sample table (:func:`oti.io.read_parent`); the
+    model (``mdisk_f``, ``hz`` [kpc]) and the solar height ``zsun`` [pc] and
+    vertical velocity ``vzsun`` [km/s]. One row per parent star (same order),
+    with APOGEE_ID, x, y, z [kpc], vx, vy, vz [km/s] and :data:`COLUMNS`;
+    failures keep ``ok = False`` and are counted in the log.
+    """
+    t0 = time.perf_counter()
+    xyz, vxyz = sky_frame(parent)(zsun, vzsun)
+    tab = actions_angles(MassModel(mdisk_f, hz), xyz, vxyz, backend=backend, order=order)
+    _, n_bad = drop_failures(tab, f"actions at f={mdisk_f:g}, hz={hz:g}")
+    out = pd.DataFrame({"APOGEE_ID": parent["APOGEE_ID"].to_numpy()})
+    for i, c in enumerate("xyz"):
+        out[c] = xyz[i]
+        out[f"v{c}"] = vxyz[i]
+    out = pd.concat([out, tab], axis=1)
+    log.info("actions for %d stars (f=%g, hz=%g kpc, zsun=%g pc, vzsun=%g km/s, %s): %d failed, %.1f s",
+             len(out), mdisk_f, hz, zsun, vzsun, backend, n_bad, time.perf_counter() - t0)
+    return out

@@ -31,8 +31,11 @@ def _coerce(value, schema: dict):
                 return value
         ok = isinstance(parsed, _PARSED[kind]) and (kind == "boolean" or not isinstance(parsed, bool))
         return parsed if ok else value  # anything else is left for the validator to name
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_coerce(v, schema["items"]) for v in value]
+    if isinstance(value, list):
+        # per-position schemas first (prefixItems, e.g. optimize.x0), then "items" for the rest
+        rest = schema.get("items") if isinstance(schema.get("items"), dict) else None
+        per_item = [*schema.get("prefixItems", []), *[rest] * len(value)][: len(value)]
+        return [v if s is None else _coerce(v, s) for v, s in zip(value, per_item)]
     if isinstance(value, dict):
         props = schema.get("properties", {})
         extra = schema.get("additionalProperties")

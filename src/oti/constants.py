@@ -1,4 +1,4 @@
-"""Fixed numbers of the analysis (DESIGN.md section 4).
+"""Fixed numbers of the analysis (docs/science.md, "Frame and constants" and "Mass model").
 
 Units are in the names: kpc, pc, km/s, Msun.
 """

@@ -1,4 +1,4 @@
-"""Per-element and joint constraints, the a2 = 0 crossing, derived masses.
+"""Per-element and joint constraints from the bootstrap trials, and derived masses.
 
 Per element: mean and 4x4 covariance of the converged bootstrap trials of
 p = (f, h_z [kpc], z_sun [pc], v_z,sun [km/s]). Joint: the paper's
@@ -8,7 +8,8 @@ sampling noise moves every element). Because trial t resamples the same stars
 for every element, the joint estimate can be formed trial by trial,
 m_t = sum_i W_i m_i,t with W_i = C C_i^-1, and its covariance is the scatter of
 m_t: :func:`joint_constraint_from_trials`. Derived: Mdisk = f Mdisk* and
-Mdisk/Mhalo(< 8.1 kpc), propagated by sampling the joint Gaussian.
+Mdisk/Mhalo(< 8.1 kpc), propagated by sampling the joint Gaussian. The
+constraints stage of the workflow is :func:`aggregate_constraints`.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def joint_constraint_from_trials(
 
     ``trials``: rows with ``element``, ``trial``, the parameter columns and
     ``converged``; trial t must be the same bootstrap resample for every
-    element (it is: :mod:`oti.bootstrap`). ``per_element``: the constraints
+    element (it is: :mod:`oti.resample`). ``per_element``: the constraints
     of the elements to combine. For every trial that converged for all of
     them, m_t = sum_i W_i m_i,t with the paper's weights W_i = C C_i^-1,
     C = (sum_i C_i^-1)^-1; the result is the mean and covariance of the m_t.
@@ -157,59 +158,6 @@ def _ratio_fast(f: float, hz: float, r: float = K.RATIO_RADIUS_KPC) -> float:
     return m_disk / m_halo
 
 
-def a2_crossing(f_grid: np.ndarray, a2: np.ndarray) -> dict[str, float]:
-    """The a2 = 0 crossing of the disk-mass grid experiment.
-
-    ``f_grid`` (F,) increasing; ``a2`` (T, F): a2 of each bootstrap trial at
-    each grid f. Returns the crossing of the bootstrap-mean curve by linear
-    interpolation, ``f_err`` from interpolating the +-1 sigma bootstrap error
-    band onto a2 = 0 (half the width of the band's crossing interval),
-    ``f_band_lo`` and ``f_band_hi``, that interval's ends, and
-    ``f_err_trials``, the scatter of the per-trial crossings (of the
-    ``n_trials_crossing`` trials whose curve crosses). NaN where the curve
-    does not cross zero inside the grid; where only one edge of the band
-    crosses, ``f_err`` and the other end are NaN: the band reaches the
-    grid's edge on that side, so the error is one-sided.
-    """
-    f_grid = np.asarray(f_grid, dtype=np.float64)
-    a2 = np.atleast_2d(np.asarray(a2, dtype=np.float64))
-    mean = a2.mean(axis=0)
-    std = a2.std(axis=0, ddof=1) if a2.shape[0] > 1 else np.zeros_like(mean)
-    f0 = _zero_crossing(f_grid, mean)
-    lo, hi = _zero_crossing(f_grid, mean - std), _zero_crossing(f_grid, mean + std)
-    per_trial = np.array([_zero_crossing(f_grid, row) for row in a2])
-    fin = per_trial[np.isfinite(per_trial)]
-    band = [x for x in (lo, hi) if np.isfinite(x)] if np.isfinite(f0) else []
-    if len(band) == 2:
-        band_lo, band_hi = min(band), max(band)
-    elif band:  # one-sided: the other edge lies beyond the grid on the far side of f0
-        band_lo, band_hi = (band[0], np.nan) if band[0] <= f0 else (np.nan, band[0])
-    else:
-        band_lo = band_hi = np.nan
-    return {
-        "f": f0,
-        "f_err": 0.5 * abs(hi - lo) if np.isfinite(lo) and np.isfinite(hi) else np.nan,
-        "f_band_lo": float(band_lo),
-        "f_band_hi": float(band_hi),
-        "f_err_trials": float(np.std(fin, ddof=1)) if fin.size > 1 else np.nan,
-        "n_trials": int(a2.shape[0]),
-        "n_trials_crossing": int(fin.size),
-    }
-
-
-def _zero_crossing(x: np.ndarray, y: np.ndarray) -> float:
-    """First sign change of y(x), by linear interpolation; NaN if none."""
-    s = np.sign(y)
-    exact = np.flatnonzero(s == 0)
-    idx = np.flatnonzero(s[:-1] * s[1:] < 0)
-    if exact.size and (not idx.size or exact[0] <= idx[0]):
-        return float(x[exact[0]])
-    if not idx.size:
-        return np.nan
-    i = idx[0]
-    return float(x[i] - y[i] * (x[i + 1] - x[i]) / (y[i + 1] - y[i]))
-
-
 def constraints_table(constraints: list[Constraint]) -> pd.DataFrame:
     """One row per constraint: mean, sigma and the covariance entries, trial counts."""
     rows = []
@@ -238,3 +186,51 @@ def constraint_from_row(row: pd.Series) -> Constraint:
             a, b = (p, q) if j >= i else (q, p)
             cov[i, j] = row[f"cov_{a}_{b}"]
     return Constraint(str(row["name"]), mean, cov, int(row["n_trials_used"]), int(row["n_trials_failed"]))
+
+
+def aggregate_constraints(
+    trials: pd.DataFrame, elements: list[str], exclude: list[str], seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The constraints stage: per-element and joint constraints from all trial rows.
+
+    ``trials``: the rows of :func:`oti.optimize.optimize_chunk` of every
+    element. Returns (per_element table, joint table with rows ``all`` and
+    ``excluding`` [the elements not in ``exclude``]); joint rows carry the
+    derived Mdisk [Msun] and Mdisk/Mhalo(< 8.1 kpc) with errors (sampled
+    with ``seed``). The joint errors include the correlation between
+    elements (:func:`joint_constraint_from_trials`); the paper's
+    independent-element errors are the ``*_err_independent`` columns.
+    """
+    per = [element_constraint(trials[trials["element"] == el], el) for el in elements]
+    per_df = constraints_table(per)
+    joints = [joint_constraint_from_trials(trials, per, "all")]
+    kept = [c for c in per if c.name not in set(exclude)]
+    if exclude and kept and len(kept) < len(per):
+        joints.append(joint_constraint_from_trials(trials, kept, "excluding"))
+    joint_df = constraints_table(joints)
+    joint_df["elements"] = [
+        " ".join(c.name for c in per),
+        *([" ".join(c.name for c in kept)] if len(joints) > 1 else []),
+    ]
+    for i, c in enumerate(joints):
+        for key, v in derived_quantities(c, seed=seed).items():
+            joint_df.loc[i, key] = v
+        if c.cov_independent is not None:
+            indep = derived_quantities(Constraint(c.name, c.mean, c.cov_independent, c.n_used), seed=seed)
+            for key in ("mdisk_err", "ratio_err"):
+                joint_df.loc[i, f"{key}_independent"] = indep[key]
+    return per_df, joint_df
+
+
+def joint_solar(joint: pd.DataFrame, source: str = "joint.csv") -> tuple[float, float]:
+    """(z_sun [pc], v_z,sun [km/s]) of the all-elements row of a joint table (:func:`aggregate_constraints`).
+
+    ``source`` names the table in the errors (no single finite 'all' row).
+    """
+    row = joint[joint["name"] == "all"]
+    if len(row) != 1:
+        raise ValueError(f"{source}: expected one row with name 'all', found {len(row)}")
+    zsun, vzsun = float(row["zsun"].iloc[0]), float(row["vzsun"].iloc[0])
+    if not (np.isfinite(zsun) and np.isfinite(vzsun)):
+        raise ValueError(f"{source}: the 'all' row has non-finite zsun/vzsun ({zsun}, {vzsun})")
+    return zsun, vzsun

@@ -1,7 +1,8 @@
 """Sky coordinates to Galactocentric Cartesian phase space.
 
-astropy's ``Galactocentric`` with the DESIGN constants (galcen_distance
-8.122 kpc, galcen_v_sun (12.9, 245.6, v_z,sun) km/s, z_sun a parameter).
+astropy's ``Galactocentric`` with the constants of docs/science.md, "Frame and
+constants" (galcen_distance 8.122 kpc, galcen_v_sun (12.9, 245.6, v_z,sun)
+km/s, z_sun a parameter).
 Distances are 1/parallax.
 
 astropy's transform is: rotate ICRS to the Galactic-aligned heliocentric
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 import astropy.coordinates as coord
 import astropy.units as u
 import numpy as np
+import pandas as pd
 
 from . import constants as K
+from .io import SKY_COLUMNS
 
 
 def galactocentric_frame(
@@ -138,6 +141,11 @@ class FastFrame:
         vxyz[1] = vy0 + vsy
         vxyz[2] = -s * vx0 + c * vz0 + vzsun_kms
         return xyz, vxyz
+
+
+def sky_frame(parent: pd.DataFrame) -> FastFrame:
+    """:class:`FastFrame` of the stars of a parent-sample table (its :data:`~oti.io.SKY_COLUMNS`)."""
+    return FastFrame.from_sky(*(parent[c].to_numpy(np.float64) for c in SKY_COLUMNS))
 
 
 def cylindrical(xyz: np.ndarray, vxyz: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Atomic file writing and job logging shared by the rule scripts.
+"""Reading the workflow's tables, atomic file writing and job logging.
 
 Every output is written to a temporary file in the destination directory
 and renamed into place (``os.replace``) only when complete, so an
@@ -18,6 +18,30 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
+
+from . import constants as K
+
+#: the parent sample's sky columns, in the order of
+#: :meth:`oti.frame.FastFrame.from_sky`: ra, dec [deg], parallax [mas],
+#: pmra, pmdec [mas/yr], rv [km/s]
+SKY_COLUMNS: tuple[str, ...] = ("ra", "dec", "parallax", "pmra", "pmdec", "rv")
+
+
+def read_parent(path: str | Path, elements: list[str] | None = None) -> pd.DataFrame:
+    """Read the parent sample; check the sky columns and those of ``elements`` (value and _ERR) exist."""
+    df = pd.read_parquet(path)
+    need = list(SKY_COLUMNS) + [c for e in (elements or []) for c in (e, f"{e}_ERR")]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    return df
+
+
+def read_truth(path: str | Path) -> dict[str, float]:
+    """The mock's truth parameters (mdisk_f, hz [kpc], zsun [pc], vzsun [km/s])."""
+    t = json.loads(Path(path).read_text())
+    t = t.get("truth", t)
+    return {p: float(t[p]) for p in K.PARAM_NAMES}
 
 
 @contextlib.contextmanager

@@ -8,14 +8,16 @@ x0, and the per-element and joint (f, h_z) constraints inherit that choice
 unless the elements' valleys cross at clearly different angles.
 
 This module maps the valleys directly, without an optimiser: on a grid of
-(f, h_z) models at the fiducial solar position and velocity, the a2
-coefficient of every element and bootstrap resample; for each h_z, the
-a2 = 0 crossing in f (:func:`oti.constraints.a2_crossing`); and per element
-the straight line f = f_ref + df_dhz (h_z - hz_ref) through those
-crossings. A line with a finite, well-measured slope is a degeneracy: the
-data fix f only once h_z is known. What the valleys do fix is the vertical
-force K_z(R0, |z| ~ 0.35 kpc), nearly constant along each of them
-(:func:`valley_vertical_force`).
+(f, h_z) models at one solar position and velocity (the joint fit's in the
+workflow), the a2
+coefficient of every element and bootstrap resample (:func:`valley_coefficients`,
+the valley_coefficients stage); for each h_z, the a2 = 0 crossing in f
+(:func:`oti.grid.a2_crossing`); and per element the straight line
+mdisk_f = mdisk_f_ref + dmdisk_f_dhz (h_z - hz_ref) through those crossings
+(:func:`valley_tables`, the valleys stage). A line with a finite,
+well-measured slope is a degeneracy: the data fix f only once h_z is known.
+What the valleys do fix is the vertical force K_z(R0, |z| ~ 0.35 kpc),
+nearly constant along each of them (:func:`valley_vertical_force`).
 
 Units: f dimensionless, h_z kpc, a2 dex.
 """
@@ -33,10 +35,11 @@ import pandas as pd
 
 from . import constants as K
 from .actions import action_arrays
-from .constraints import _zero_crossing, a2_crossing
-from .deviation import bootstrap_deviations
+from .bootstrap import bootstrap_deviations
+from .elements import element_index
 from .fourier import fit_fourier
-from .frame import FastFrame
+from .frame import FastFrame, sky_frame
+from .grid import a2_crossing, zero_crossing
 from .potential import MassModel, solve_halo_mass
 
 log = logging.getLogger(__name__)
@@ -62,8 +65,8 @@ def valid_models(f_values, hz_values) -> list[tuple[float, float]]:
 
 
 def valley_coefficients(
-    frame: FastFrame,
-    abundances: dict[str, tuple[np.ndarray, np.ndarray]],
+    parent: pd.DataFrame,
+    elements: list[str],
     f_values,
     hz_values,
     seed: int,
@@ -75,25 +78,29 @@ def valley_coefficients(
     zsun: float = K.ZSUN_PC,
     vzsun: float = K.VSUN_KMS[2],
 ) -> pd.DataFrame:
-    """a2 of every element, model and bootstrap trial on the (f, h_z) grid.
+    """The valley_coefficients stage: a2 of every element, model and bootstrap trial on the (f, h_z) grid.
 
-    ``frame``: the parent stars; ``abundances``: element -> (y, yerr) (N,)
-    [dex]. Models without a positive halo mass are skipped (none at all: an
-    empty table with these columns, since one h_z of a workflow's grid may
-    have none; :func:`oti.pipeline.valley_tables` refuses an empty grid). The
-    deviations come from :func:`model_deviations` (a2 depends on ``zsun``
-    [pc] and ``vzsun`` [km/s] too: use fitted values, e.g. the joint
-    constraint's, where there are any). Returns one row per (element, hz,
-    mdisk_f, trial) with a2, a2_err [dex] and n_stars.
+    ``parent``: the parent-sample table (:func:`oti.io.read_parent`) with the
+    columns ``<element>`` and ``<element>_ERR`` [dex] of each of
+    ``elements``. Models without a positive halo mass are skipped (none at
+    all: an empty table with these columns, not an error: the workflow runs
+    one job per h_z and another h_z may have models; :func:`valley_tables`
+    refuses an empty grid). The models of each h_z are independent of every
+    other h_z's, so the jobs' tables concatenated in the config's order equal
+    one call with every h_z. The deviations come from
+    :func:`model_deviations` (a2 depends on ``zsun`` [pc] and ``vzsun``
+    [km/s] too: use fitted values, e.g. the joint constraint's
+    (:func:`oti.constraints.joint_solar`), where there are any). Returns one
+    row per (element, hz, mdisk_f, trial) with a2, a2_err [dex] and n_stars.
     """
+    for el in elements:
+        element_index(el)
     if n_bootstrap < 2:
         raise ValueError(f"valleys.n_bootstrap must be >= 2, got {n_bootstrap}")
-    if not abundances:
+    if not elements:
         raise ValueError("valleys: no elements given")
-    n = len(frame)
-    for el, (y, e) in abundances.items():
-        if np.shape(y) != (n,) or np.shape(e) != (n,):
-            raise ValueError(f"valleys: {el} abundances must have shape ({n},)")
+    abundances = {el: (parent[el].to_numpy(np.float64), parent[f"{el}_ERR"].to_numpy(np.float64))
+                  for el in elements}
     models = valid_models(f_values, hz_values)
     if not models:
         log.warning("valleys: no (f, h_z) model with h_z in %s has a positive halo mass; no rows",
@@ -102,7 +109,7 @@ def valley_coefficients(
     log.info("valleys: %d models x %d trials, %d elements, at zsun=%.6g pc, vzsun=%.6g km/s",
              len(models), n_bootstrap, len(abundances), zsun, vzsun)
     rows = {}  # (model, trial) -> rows of its elements; the table lists models, then trials
-    for m in model_deviations(frame, abundances, models, seed, n_bootstrap, k, weighting,
+    for m in model_deviations(sky_frame(parent), abundances, models, seed, n_bootstrap, k, weighting,
                               backend, order, zsun, vzsun):
         key = (models.index((m.f, m.hz)), m.trial)
         for el, (d, s) in m.deviations.items():
@@ -111,6 +118,21 @@ def valley_coefficients(
                 {"element": el, "hz": m.hz, "mdisk_f": m.f, "trial": m.trial, "a2": c[3],
                  "a2_err": float(np.sqrt(cov[3, 3])), "n_stars": m.index.size})
     return pd.DataFrame([r for key in sorted(rows) for r in rows[key]], columns=list(VALLEY_COLUMNS))
+
+
+def valley_tables(
+    coeffs: pd.DataFrame, force_z: float = 0.35, exclude=()
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The valleys stage: from the a2 table of :func:`valley_coefficients` (every h_z),
+    (:func:`valley_curves` with the vertical force at ``force_z`` [kpc]; :func:`valley_lines`
+    at the fiducial h_z; :func:`valley_vertical_force`, ``exclude`` left out of its
+    'excluding' row).
+    """
+    if coeffs.empty:
+        raise ValueError("valleys: no (f, h_z) model of the grid has a positive halo mass "
+                         "(config keys grid.f_min/f_max and valleys.hz)")
+    return (valley_curves(coeffs, force_z), valley_lines(coeffs),
+            valley_vertical_force(coeffs, force_z, exclude))
 
 
 @dataclass(frozen=True)
@@ -170,16 +192,18 @@ def valley_curves(coeffs: pd.DataFrame, force_z: float | None = None) -> pd.Data
 
     ``coeffs`` as returned by :func:`valley_coefficients`. Grid values of f
     missing at some h_z (no halo) are left out of that row's interpolation.
-    Columns: element, hz, f, f_err, f_err_trials, n_trials, n_trials_crossing;
-    with ``force_z`` [kpc] also sigma_kz, K_z(R0, force_z) / (2 pi G)
-    [Msun/pc^2] of the model (f, h_z) at the crossing (NaN where none).
+    Columns: element, hz and those of :func:`oti.grid.a2_crossing`
+    (mdisk_f, mdisk_f_err, mdisk_f_band_lo, mdisk_f_band_hi,
+    mdisk_f_err_trials, n_trials, n_trials_crossing); with ``force_z`` [kpc]
+    also sigma_kz, K_z(R0, force_z) / (2 pi G) [Msun/pc^2] of the model
+    (mdisk_f, h_z) at the crossing (NaN where none).
     """
     rows = []
     for (el, hz), g in coeffs.groupby(["element", "hz"], sort=True):
         rows.append({"element": el, "hz": float(hz), **a2_crossing(*_a2_table(g))})
     out = pd.DataFrame(rows)
     if force_z is not None:
-        out["sigma_kz"] = [vertical_force_at(float(f), float(hz), float(force_z)) for f, hz in zip(out["f"], out["hz"])]
+        out["sigma_kz"] = [vertical_force_at(float(f), float(hz), float(force_z)) for f, hz in zip(out["mdisk_f"], out["hz"])]
     return out
 
 
@@ -227,11 +251,11 @@ def _crossings(g: pd.DataFrame, linearised: bool = False) -> tuple[np.ndarray, n
     for hz, gh in g.groupby("hz", sort=True):
         fg, a2 = _a2_table(gh)
         mean = a2.mean(axis=0)
-        f0 = _zero_crossing(fg, mean)
+        f0 = zero_crossing(fg, mean)
         hzs.append(float(hz))
         mean_f.append(f0)
         if not linearised:
-            per_trial.append([_zero_crossing(fg, row) for row in a2])
+            per_trial.append([zero_crossing(fg, row) for row in a2])
         elif not np.isfinite(f0):
             per_trial.append(np.full(len(a2), np.nan))
         else:
@@ -251,7 +275,7 @@ def _line(hz: np.ndarray, f: np.ndarray, hz_ref: float) -> tuple[float, float]:
 
 
 def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame:
-    """Per element, the straight line f = f_ref + df_dhz (h_z - hz_ref) along its valley.
+    """Per element, the straight line mdisk_f = mdisk_f_ref + dmdisk_f_dhz (h_z - hz_ref) along its valley.
 
     ``coeffs`` as returned by :func:`valley_coefficients`. The line goes
     through the crossings of the bootstrap-mean a2 curves (one per h_z); its
@@ -260,24 +284,25 @@ def valley_lines(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC) -> pd.DataFrame
     curve leaves the grid still counts (dropping the far trials would shrink
     the error); the crossings at neighbouring h_z move together from trial to
     trial, so weighting the points by their separate errors would misstate
-    the slope's error. Columns: element, hz_ref [kpc], f_ref, f_ref_err (f on
-    the valley at hz_ref), df_dhz, df_dhz_err [1/kpc], n_hz (h_z values with
-    a crossing), n_trials_line (trials with a line). NaN where fewer than two
-    h_z values cross.
+    the slope's error. Columns: element, hz_ref [kpc], mdisk_f_ref,
+    mdisk_f_ref_err (f on the valley at hz_ref), dmdisk_f_dhz,
+    dmdisk_f_dhz_err [1/kpc], n_hz (h_z values with a crossing),
+    n_trials_line (trials with a line). NaN where fewer than two h_z values
+    cross.
     """
     out = []
     for el, (f_ref, slope, lines, n_hz) in valley_line_trials(coeffs, hz_ref).items():
         lines = lines[np.all(np.isfinite(lines), axis=1)]
         err = lines.std(axis=0, ddof=1) if len(lines) > 1 else np.full(2, np.nan)
-        out.append({"element": el, "hz_ref": float(hz_ref), "f_ref": f_ref, "f_ref_err": float(err[0]),
-                    "df_dhz": slope, "df_dhz_err": float(err[1]),
+        out.append({"element": el, "hz_ref": float(hz_ref), "mdisk_f_ref": f_ref,
+                    "mdisk_f_ref_err": float(err[0]), "dmdisk_f_dhz": slope, "dmdisk_f_dhz_err": float(err[1]),
                     "n_hz": n_hz, "n_trials_line": len(lines)})
     return pd.DataFrame(out)
 
 
 def valley_line_trials(coeffs: pd.DataFrame, hz_ref: float = K.HZ_KPC
                        ) -> dict[str, tuple[float, float, np.ndarray, int]]:
-    """Per element (in the order given): the valley line's ``f_ref``, ``df_dhz``,
+    """Per element (in the order given): the valley line's ``mdisk_f_ref``, ``dmdisk_f_dhz``,
     the same line fitted to each trial's linearised crossings ``(trials, 2)``
     (NaN rows where fewer than two h_z cross), and the number of h_z values
     whose mean curve crosses (see :func:`valley_lines`)."""
@@ -300,7 +325,7 @@ def lines_crossing(lines: np.ndarray, weights: np.ndarray, hz_ref: float = K.HZ_
     """
     lines = np.asarray(lines, dtype=np.float64)
     if lines.ndim != 2 or lines.shape[1] != 2 or lines.shape[0] < 2:
-        raise ValueError(f"need (G >= 2, 2) lines (f_ref, df_dhz), got shape {lines.shape}")
+        raise ValueError(f"need (G >= 2, 2) lines (mdisk_f_ref, dmdisk_f_dhz), got shape {lines.shape}")
     sw = np.sqrt(np.asarray(weights, dtype=np.float64))
     design = np.column_stack([np.ones(len(lines)), -lines[:, 1]]) * sw[:, None]
     (f, dh), *_ = np.linalg.lstsq(design, lines[:, 0] * sw, rcond=None)
