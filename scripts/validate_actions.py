@@ -1,14 +1,12 @@
-"""Rules validate_actions and fig_validation: the Staeckel-fudge accuracy check."""
-
-import logging
+"""Rule validate_actions: Staeckel-fudge vs orbit-integration actions of trial stars, and their summary."""
 
 import pandas as pd
 
 from oti.io import run_script, write_csv, write_parquet
-from oti.validation import Settings, plot_validation, summarize, validate_actions
+from oti.validation import Settings, summarize, validate_actions
 
 
-def compute(smk):
+def main(smk):
     p = smk.params
     settings = Settings(n_periods=p.n_periods, steps_per_period=p.steps_per_period, n_max=p.n_max,
                         toy_fit_points=p.toy_fit_points, isochrone_approx=p.isochrone_approx)
@@ -17,18 +15,6 @@ def compute(smk):
                              settings=settings, backend=p.backend, threads=smk.threads)
     write_parquet(table, smk.output.table)
     write_csv(summarize(table, threshold=p.threshold), smk.output.summary, float_format="%.4g")
-
-
-def figure(smk):
-    from oti.figures import save
-
-    table = pd.read_parquet(smk.input.table)
-    save(plot_validation(table, hz=smk.params.hz), smk.output.pdf, smk.output.png)
-    logging.getLogger("oti").info("validation figure from %d (star, f) rows: %s", len(table), smk.output.png)
-
-
-def main(smk):
-    {"validate_actions": compute, "fig_validation": figure}[smk.rule](smk)
 
 
 # guarded: the worker processes (multiprocessing "spawn") re-import this file

@@ -9,16 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import yaml
+
 from oti.actions import actions_angles
 from oti.figures import png_size
 from oti.figures.grid import pick_grid_values
+from oti.figures.registry import check_figure_table, draw, plotters, register
 from oti.orbits import illustrative_orbits, solve_initial_conditions
-from oti.potential import MassModel
+from oti.potential import MassModel, vertical_force_profile
 from workflow_helpers import REPO, snakemake
 
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 RES = "results/mock"
 FIGURES = [f"fig{i}" for i in range(1, 9)] + ["recovery", "valleys"]
+FIGURE_TABLE = REPO / "workflow" / "figures.yaml"
+CAPTIONS = REPO / "workflow" / "report"
 N_ELEMENTS_TINY = 3  # tests/data/tiny.yaml: FE_H, O_FE, MG_FE
 FIG4_F = (0.4, 1.0, 1.6)
 
@@ -74,9 +79,9 @@ def test_pick_grid_values():
 
 def _valley_tables(hz_values, elements=("O_FE", "MG_FE")):
     """Crossing table with forces, its lines, a joint table and the force table (made-up values)."""
-    curves = pd.DataFrame([{"element": el, "hz": hz, "f": 1.0 + 2.0 * (hz - 0.28) + 0.1 * k, "f_err": 0.1,
+    curves = pd.DataFrame([{"element": el, "hz": hz, "mdisk_f": 1.0 + 2.0 * (hz - 0.28) + 0.1 * k, "mdisk_f_err": 0.1,
                             "sigma_kz": 50.0 + k} for k, el in enumerate(elements) for hz in hz_values])
-    lines = pd.DataFrame([{"element": el, "hz_ref": 0.28, "f_ref": 1.0 + 0.1 * k, "df_dhz": 2.0}
+    lines = pd.DataFrame([{"element": el, "hz_ref": 0.28, "mdisk_f_ref": 1.0 + 0.1 * k, "dmdisk_f_dhz": 2.0}
                           for k, el in enumerate(elements)])
     joint = pd.DataFrame([{"name": "all", "mdisk_f": 1.05, "hz": 0.28, "cov_mdisk_f_mdisk_f": 0.01,
                            "cov_mdisk_f_hz": 0.0, "cov_hz_hz": 0.001}])
@@ -105,6 +110,110 @@ def test_valleys_figure_draws_the_force_panel_only_with_a_force_table(hz_values)
     fig = fig_valleys(curves.drop(columns="sigma_kz"), lines, joint, ["O_FE", "MG_FE"], None, force)
     assert len(fig.axes) == 1
     plt.close(fig)
+
+
+# ------------------------------------------------------------ the figure table
+def _table() -> dict:
+    return yaml.safe_load(FIGURE_TABLE.read_text())
+
+
+def test_every_figure_of_the_table_has_a_plotting_function_and_a_caption():
+    table = _table()
+    assert check_figure_table(table, CAPTIONS) == []
+    assert set(FIGURES) | {"validation"} <= set(table) <= set(plotters())
+    # the rule names and outputs the workflow's users and tests rely on
+    rules = {name: entry["rule"] for name, entry in table.items()}
+    assert rules == {**{f"fig{i}": f"fig{i}" for i in range(1, 9)}, "recovery": "fig_recovery",
+                     "valleys": "fig_valleys", "validation": "fig_validation"}
+    assert all(table[n]["output"] == f"figures/{n}" for n in FIGURES)
+    assert table["validation"]["output"] == "validation/fig_validation"
+    # every figure has a known pixel size
+    assert all(png_size(n, N_ELEMENTS_TINY) for n in table)
+
+
+def test_a_broken_figure_table_is_refused():
+    table = _table()
+    table["nonesuch"] = {**table["fig1"], "rule": "fig_nonesuch", "output": "figures/nonesuch"}
+    table["fig2"] = {**table["fig2"], "caption": "missing.rst"}
+    table["fig3"] = {k: v for k, v in table["fig3"].items() if k != "report"}
+    table["fig4"] = {**table["fig4"], "rule": "fig5"}
+    table["fig6"] = {**table["fig6"], "report": {"category": "Paper figures", "subcategory": "x"}}
+    table["fig7"] = {**table["fig7"], "colour": "red"}
+    problems = "\n".join(check_figure_table(table, CAPTIONS))
+    assert "figure 'nonesuch': no plotting function registered" in problems
+    assert "figure 'fig2': caption file" in problems and "missing.rst" in problems
+    assert "figure 'fig3': missing key(s) report" in problems
+    assert "figure 'fig5': rule 'fig5' is also figure 'fig4'" in problems
+    assert "figure 'fig6': report must have" in problems
+    assert "figure 'fig7': unknown key(s) colour" in problems
+    assert len(problems.splitlines()) == 6
+
+
+def test_a_figure_name_is_registered_once():
+    plotters()  # every module registered
+
+    def draw_fig1(inputs, params):  # another function under a taken name
+        return None
+
+    with pytest.raises(ValueError, match="'fig1' is registered twice"):
+        register("fig1")(draw_fig1)
+    assert plotters()["fig1"].__module__ == "oti.figures.sample"
+    with pytest.raises(KeyError, match="no plotting function registered for figure 'nonesuch'"):
+        draw("nonesuch", {}, {})
+
+
+def test_truth_force_profile_agrees_with_the_valleys_force():
+    """Rule truth_force's table (oti.potential) is oti.valleys.vertical_force_at, bit for bit."""
+    from oti.valleys import vertical_force_at
+
+    z = sorted({round(0.05 * i, 2) for i in range(31)} | {0.35})
+    tab = vertical_force_profile(1.2, 0.27, z)
+    assert tab["z_kpc"].tolist() == z and tab["z_kpc"].iloc[0] == 0.0 and tab["z_kpc"].iloc[-1] == 1.5
+    assert tab["sigma_kz"].iloc[0] == 0.0 and np.all(np.diff(tab["sigma_kz"]) > 0)
+    for zz, sig in zip(z, tab["sigma_kz"]):
+        assert sig == vertical_force_at(1.2, 0.27, zz), zz
+    # another model gives another force (the table is the truth's, not a default's)
+    assert vertical_force_profile(1.0, 0.28, [0.35])["sigma_kz"].iat[0] != tab.loc[tab.z_kpc == 0.35, "sigma_kz"].iat[0]
+
+
+def test_valleys_figure_reads_the_truth_force_from_its_table(tmp_path):
+    """The registered valleys figure draws the truth's K_z of rule truth_force's table, at the force table's z."""
+    import matplotlib.pyplot as plt
+
+    curves, lines, joint, force = _valley_tables([0.2, 0.3, 0.4])
+    inputs = {}
+    for key, df in (("curves", curves), ("lines", lines), ("joint", joint), ("force", force),
+                    ("truth_force", pd.DataFrame({"z_kpc": [0.3, 0.35, 0.4], "sigma_kz": [41.0, 53.25, 66.0]}))):
+        df.to_csv(tmp_path / f"{key}.csv", index=False)
+        inputs[key] = str(tmp_path / f"{key}.csv")
+    (tmp_path / "truth.json").write_text(json.dumps({"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}))
+    inputs["truth"] = str(tmp_path / "truth.json")
+    fig = draw("valleys", inputs, {"elements": ["O_FE", "MG_FE"]})
+    ys = np.concatenate([np.ravel(ln.get_ydata()) for ln in fig.axes[1].lines])
+    assert 53.25 in ys and 41.0 not in ys and 66.0 not in ys
+    plt.close(fig)
+    # a truth table without the force table's height is an error, not a silent gap
+    pd.DataFrame({"z_kpc": [0.3], "sigma_kz": [48.0]}).to_csv(inputs["truth_force"], index=False)
+    with pytest.raises(ValueError, match="no row at z = 0.35 kpc"):
+        draw("valleys", inputs, {"elements": ["O_FE", "MG_FE"]})
+
+
+def test_validation_figure_has_its_fixed_size(tmp_path):
+    from oti.figures import save
+    from oti.validation import ACTIONS, COMPARISONS
+
+    rng = np.random.default_rng(1)
+    n = 12
+    t = pd.DataFrame({"mdisk_f": np.repeat([0.5, 1.0], n // 2), "J_z_staeckel": 10 ** rng.normal(0, 1, n),
+                      "z_max": rng.uniform(0.1, 2.0, n)})
+    for name, _, _ in COMPARISONS:
+        for a in ACTIONS:
+            t[f"frac_{a}_{name}"] = 10 ** rng.uniform(-8, -1, n)
+    t.to_parquet(tmp_path / "actions.parquet")
+    fig = draw("validation", {"table": str(tmp_path / "actions.parquet")}, {"hz": 0.28})
+    assert len(fig.axes) == 6
+    save(fig, tmp_path / "v.pdf", tmp_path / "v.png")
+    assert png_dimensions(tmp_path / "v.png") == png_size("validation")
 
 
 # ------------------------------------------------------- workflow (tiny config)

@@ -1,4 +1,5 @@
-"""The Staeckel-fudge accuracy check (oti.validation, rules validate_actions / fig_validation).
+"""The Staeckel-fudge accuracy check (oti.validation, oti.actionangle_o2gf, oti.actionangle_isoapprox,
+oti.orbit_integration; rules validate_actions / fig_validation).
 
 Exactness test: in galpy's Kuzmin-Kutuzov Staeckel potential the Staeckel
 actions with the potential's own focal distance are exact, so the
@@ -7,7 +8,7 @@ orbit-integration references must reproduce them. The rule's per-star code
 dt = P_r / 256, N_max = 8, fitted isochrone toy) runs unchanged with the
 potential swapped in; the only difference is the integrator: gala has no
 Kuzmin-Kutuzov potential (and its galpy interop does not convert it), so the
-orbit is integrated with galpy's ``dop853_c`` (:func:`integrate_orbit_galpy`)
+orbit is integrated with galpy's ``dop853_c`` (:func:`oti.orbit_integration.integrate_orbit_galpy`)
 and fed to the same O2GF code. That the gala (rule) and galpy integrations
 give the same O2GF actions is checked separately in the analysis potential.
 """
@@ -19,6 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from oti import actionangle_o2gf as O
+from oti import constants as K
+from oti import orbit_integration as OI
 from oti import validation as V
 from oti.frame import cylindrical
 from oti.potential import MassModel
@@ -69,10 +73,12 @@ def test_gala_and_galpy_integrations_give_the_same_o2gf_actions():
     st = actions_angles(m, XYZ[:, :2], VXYZ[:, :2], backend="fast")
     s = V.Settings(n_periods=32, isochrone_approx=False)
     for i in range(2):
-        pr = V.radial_period_myr(st["Omega_R"].iat[i])
+        pr = OI.radial_period_myr(st["Omega_R"].iat[i])
         dt = pr / s.steps_per_period
-        a = V.o2gf_actions(*V.integrate_orbit_gala(m.gala(), XYZ[:, i], VXYZ[:, i], dt, s.n_steps)[1:], s)
-        b = V.o2gf_actions(*V.integrate_orbit_galpy(m.galpy_potential(), XYZ[:, i], VXYZ[:, i], dt, s.n_steps)[1:], s)
+        a = O.o2gf_actions(*OI.integrate_orbit_gala(m.gala(), XYZ[:, i], VXYZ[:, i], dt, s.n_steps)[1:],
+                           s.n_max, s.toy_fit_points)
+        b = O.o2gf_actions(*OI.integrate_orbit_galpy(m.galpy_potential(), XYZ[:, i], VXYZ[:, i], dt, s.n_steps)[1:],
+                           s.n_max, s.toy_fit_points)
         for k in V.ACTIONS:
             assert a[k] == pytest.approx(b[k], rel=1e-6)
         assert a["L_z"] > 0  # project orientation
@@ -93,9 +99,9 @@ def test_o2gf_solve_equals_gala_find_actions_o2gf():
     w0 = gd.PhaseSpacePosition(pos=XYZ[:, 1] * u.kpc, vel=VXYZ[:, 1] * u.km / u.s)
     orbit = m.gala().integrate_orbit(w0, dt=0.6 * u.Myr, n_steps=4000, Integrator=gi.DOPRI853Integrator)
     xyz, vxyz = orbit.xyz.to_value(u.kpc), orbit.v_xyz.to_value(u.km / u.s)
-    mt, bt = V.fit_isochrone(xyz, vxyz)
-    act, ang = V.toy_actions_angles(xyz, vxyz, mt, bt)
-    ours, _ = V.o2gf_solve(act, ang, 8)
+    mt, bt = O.fit_isochrone(xyz, vxyz)
+    act, ang = O.toy_actions_angles(xyz, vxyz, mt, bt)
+    ours, _ = O.o2gf_solve(act, ang, 8)
     with pytest.warns(Warning):  # gala warns about its angle system; irrelevant to actions
         ref = find_actions_o2gf(orbit, N_max=8, toy_potential=IsochronePotential(m=mt, b=bt, units=galactic))
     theirs = ref["actions"][0].to_value(u.kpc * u.km / u.s)
@@ -107,9 +113,9 @@ def test_fit_isochrone_finds_the_isochrone_itself():
     from galpy.potential import IsochronePotential
 
     m_true, b_true = 3e11, 2.5
-    ip = IsochronePotential(amp=V._G * m_true / (RO * VO**2), b=b_true / RO)
-    _, xyz, vxyz = V.integrate_orbit_galpy(ip, XYZ[:, 1], VXYZ[:, 1], 1.0, 3000)
-    m, b = V.fit_isochrone(xyz, vxyz, 512)
+    ip = IsochronePotential(amp=K.G_KPC_KMS2_MSUN * m_true / (RO * VO**2), b=b_true / RO)
+    _, xyz, vxyz = OI.integrate_orbit_galpy(ip, XYZ[:, 1], VXYZ[:, 1], 1.0, 3000)
+    m, b = O.fit_isochrone(xyz, vxyz, 512)
     assert m == pytest.approx(m_true, rel=1e-3) and b == pytest.approx(b_true, rel=1e-3)
 
 

@@ -200,3 +200,22 @@ class MassModel:
         acc = self.gala().acceleration(pos * u.kpc)[2]
         sig = (np.abs(acc) / (2 * np.pi * const.G)).to_value(u.Msun / u.pc**2)
         return sig.reshape(z.shape)
+
+
+def vertical_force_profile(mdisk_f: float, hz: float, z_kpc, R: float = K.R0_KPC):
+    """K_z(R, z) / (2 pi G) [Msun/pc^2] of the model (f, h_z [kpc]) at heights ``z_kpc`` [kpc] (N,).
+
+    A table with one row per height: columns mdisk_f, hz [kpc], R_kpc, z_kpc,
+    sigma_kz (:meth:`MassModel.vertical_force_sigma`). Each height is
+    evaluated alone, so each value is bit for bit
+    :func:`oti.valleys.vertical_force_at` at that height (gala's acceleration
+    of several points can differ from one point's in the last bit). Rule
+    truth_force writes the mock truth's for the valleys figure.
+    """
+    import pandas as pd
+
+    z = np.asarray(z_kpc, dtype=np.float64).ravel()
+    model = MassModel(float(mdisk_f), float(hz))
+    sigma = np.array([float(model.vertical_force_sigma(zi, R)) for zi in z])
+    return pd.DataFrame({"mdisk_f": float(mdisk_f), "hz": float(hz), "R_kpc": float(R),
+                         "z_kpc": z, "sigma_kz": sigma})

@@ -5,9 +5,11 @@ import math
 import sys
 from pathlib import Path
 
-import oti
+import yaml
 
 from oti.catalog import CatalogError, merge_cuts
+from oti.figures.registry import check_figure_table
+from oti.kernel_cache import kernel_sources
 
 DATASET = config["dataset"]
 # where parallaxes and proper motions come from (dataset dr17; the mock always
@@ -31,11 +33,15 @@ for _el in config["exclude_from_joint"] + config["grid"]["elements"]:
 
 _grid = config["grid"]
 if _grid["f_min"] > _grid["f_max"]:
-    raise ValueError(f"config: grid.f_min = {_grid['f_min']} is above grid.f_max = {_grid['f_max']}")
+    raise ValueError(
+        f"config: grid.f_min = {_grid['f_min']} is above grid.f_max = {_grid['f_max']}"
+    )
 for _k in ("f_min", "f_step"):
     if abs(_grid[_k] * 100 - round(_grid[_k] * 100)) > 1e-6 or _grid[_k] < 0.01:
-        raise ValueError(f"config: grid.{_k} = {_grid[_k]} must be a multiple of 0.01 "
-                         "(grid values name files with two decimals)")
+        raise ValueError(
+            f"config: grid.{_k} = {_grid[_k]} must be a multiple of 0.01 "
+            "(grid values name files with two decimals)"
+        )
 
 try:
     CUTS = merge_cuts(config["cuts"])
@@ -47,9 +53,7 @@ except CatalogError as _exc:
 #: cache; every rule that runs them takes it as input, so they never compile
 #: the kernels concurrently
 KERNELS = f"resources/numba/compiled-{config['actions']['backend']}.json"
-KERNEL_SOURCES = [
-    str(Path(oti.__file__).parent / name) for name in ("staeckel_fast.py", "neighbours.py", "deviation.py")
-]
+KERNEL_SOURCES = [str(p) for p in kernel_sources()]
 
 
 def grid_f_all():
@@ -76,8 +80,11 @@ def grid_values():
         except ValueError:
             if f not in _WARNED:
                 _WARNED.add(f)
-                print(f"warning: grid.f_max: Mdisk/Mdisk* = {f:.2f} at h_z = {HZ_KPC} kpc needs a "
-                      "negative halo mass for v_circ(R0) = 229 km/s; left out of the grid", file=sys.stderr)
+                print(
+                    f"warning: grid.f_max: Mdisk/Mdisk* = {f:.2f} at h_z = {HZ_KPC} kpc needs a "
+                    "negative halo mass for v_circ(R0) = 229 km/s; left out of the grid",
+                    file=sys.stderr,
+                )
             continue
         out.append(f"{f:.2f}")
     return out
@@ -90,7 +97,9 @@ def valley_parts():
     """One a2 table per valleys.hz value (distinct: schema), in the config's order
     (rule valley_coefficients); the wildcard {hz} is repr(float), which reads
     back to the same float."""
-    return [f"{RES}/grid/valleys/hz{float(hz)!r}.parquet" for hz in config["valleys"]["hz"]]
+    return [
+        f"{RES}/grid/valleys/hz{float(hz)!r}.parquet" for hz in config["valleys"]["hz"]
+    ]
 
 
 def n_chunks():
@@ -119,12 +128,18 @@ def catalog_files():
         }
     files = {"allstar": "resources/dr17/allStarLite-dr17-synspec_rev1.fits"}
     if ASTROMETRY == "gaiadr3":
-        files["gaia"] = "resources/dr17/allStar-dr17-synspec-gaiadr3-gaiasourcelite.fits"
+        files["gaia"] = (
+            "resources/dr17/allStar-dr17-synspec-gaiadr3-gaiasourcelite.fits"
+        )
     return files
 
 
 def trial_files(wildcards=None):
-    return expand(f"{RES}/trials/{{element}}/{{chunk}}.parquet", element=ELEMENTS, chunk=range(n_chunks()))
+    return expand(
+        f"{RES}/trials/{{element}}/{{chunk}}.parquet",
+        element=ELEMENTS,
+        chunk=range(n_chunks()),
+    )
 
 
 def all_targets():
@@ -142,35 +157,24 @@ def all_targets():
     ]
     if DATASET == "mock":
         t += [f"{RES}/recovery.md", f"{RES}/recovery.json"]
-    # figures (workflow/rules/figures.smk); the recovery figure for the mock only
-    t += expand(f"{RES}/figures/fig{{i}}.{{ext}}", i=range(1, 9), ext=["pdf", "png"])
-    if DATASET == "mock":
-        t += [f"{RES}/figures/recovery.pdf", f"{RES}/figures/recovery.png"]
-    t += [f"{RES}/constraints/valleys.csv", f"{RES}/constraints/valley_lines.csv",
-          f"{RES}/constraints/vertical_force.csv",
-          f"{RES}/figures/valleys.pdf", f"{RES}/figures/valleys.png"]
-    t += [f"{RES}/validation/{n}" for n in ("actions.parquet", "summary.csv", "fig_validation.pdf", "fig_validation.png")]
-    return t
-
-
-def truth_input(wildcards=None):
-    """The mock's injected parameters, drawn in the constraint figures (dataset mock only)."""
-    return {"truth": f"{MOCK}/truth.json"} if DATASET == "mock" else {}
-
-
-def valley_figure_inputs(wildcards=None):
-    return {"curves": f"{RES}/constraints/valleys.csv", "lines": f"{RES}/constraints/valley_lines.csv",
-            "joint": f"{RES}/constraints/joint.csv", "force": f"{RES}/constraints/vertical_force.csv",
-            **truth_input()}
+    t += [
+        f"{RES}/constraints/valleys.csv",
+        f"{RES}/constraints/valley_lines.csv",
+        f"{RES}/constraints/vertical_force.csv",
+    ]
+    t += [f"{RES}/validation/{n}" for n in ("actions.parquet", "summary.csv")]
+    # every figure of workflow/figures.yaml made for this dataset (figures.smk)
+    return t + figure_targets()
 
 
 def download_source(name):
-    """URL, pinned digest/size and timeouts of one DR17 file (config keys data.*)."""
+    """URL, pinned digests/size and timeouts of one DR17 file (config keys data.*)."""
     d = config["data"]
     key = "allstar" if name.startswith("allStarLite") else "gaia"
     return {
         "url": d[f"{key}_url"],
         "sha256": d[f"{key}_sha256"],
+        "sha1": d[f"{key}_sha1"],
         "size": d[f"{key}_size"],
         "config_key": f"data.{key}_url",
         "retries": d["retries"],
@@ -180,8 +184,87 @@ def download_source(name):
 
 
 def catalog_checks():
-    """Pinned SHA-256/size of the parent-sample inputs (dr17), verified before reading."""
+    """Pinned SHA-256/SHA-1/size of the parent-sample inputs (dr17), verified before reading."""
     if DATASET == "mock":
         return {}
-    return {path: {k: download_source(Path(path).stem)[k] for k in ("sha256", "size")}
-            for path in catalog_files().values()}
+    return {
+        path: {
+            k: download_source(Path(path).stem)[k] for k in ("sha256", "sha1", "size")
+        }
+        for path in catalog_files().values()
+    }
+
+
+# ------------------------------------------------------------------ figures
+# workflow/figures.yaml: one rule per figure (generated in figures.smk)
+
+
+def figure_element(elements):
+    """Config figures.element, or the first of ``elements`` when it is not among them."""
+    el = config["figures"]["element"]
+    return el if el in elements else elements[0]
+
+
+#: the values, all derived from the config, that figures.yaml's inputs ({name})
+#: and params (by name) refer to
+FIGURE_VALUES = {
+    "res": RES,
+    "mock": MOCK,
+    "alpha_polygon": CUTS["alpha_polygon"],
+    "elements": ELEMENTS,
+    "element": figure_element(ELEMENTS),
+    "grid_element": figure_element(config["grid"]["elements"]),
+    "mdisk_fs": config["figures"]["mdisk_f"],
+    "exclude_from_joint": config["exclude_from_joint"],
+    "validation_hz": config["validation"]["hz"],
+}
+
+FIGURE_TABLE = yaml.safe_load(
+    (Path(workflow.basedir) / "workflow" / "figures.yaml").read_text()
+)
+_problems = check_figure_table(
+    FIGURE_TABLE, Path(workflow.basedir) / "workflow" / "report"
+)
+if _problems:
+    raise ValueError("workflow/figures.yaml:\n  " + "\n  ".join(_problems))
+
+
+def figure_made(fig):
+    """Whether figure table entry ``fig`` is made for this dataset (its optional key dataset)."""
+    return fig.get("dataset", DATASET) == DATASET
+
+
+def figure_inputs(fig):
+    """Input paths of figure table entry ``fig`` for this dataset, placeholders filled in."""
+    out = {}
+    for key, spec in fig.get("inputs", {}).items():
+        if isinstance(spec, dict):
+            if not figure_made(spec):
+                continue
+            spec = spec["path"]
+        out[key] = spec.format(**FIGURE_VALUES)
+    return out
+
+
+def figure_params(name, fig):
+    """Params of figure table entry ``fig``: its name (for scripts/figure.py) and its named values."""
+    unknown = sorted(set(fig.get("params", {}).values()) - set(FIGURE_VALUES))
+    if unknown:
+        raise ValueError(
+            f"workflow/figures.yaml: figure {name!r} names unknown value(s) {', '.join(unknown)} "
+            f"(known: {', '.join(FIGURE_VALUES)})"
+        )
+    return {
+        "figure": name,
+        **{k: FIGURE_VALUES[v] for k, v in fig.get("params", {}).items()},
+    }
+
+
+def figure_targets():
+    """PDF and PNG of every figure made for this dataset."""
+    return [
+        f"{RES}/{fig['output']}.{ext}"
+        for fig in FIGURE_TABLE.values()
+        if figure_made(fig)
+        for ext in ("pdf", "png")
+    ]

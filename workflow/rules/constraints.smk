@@ -7,52 +7,68 @@ localrules:
 
 
 rule constraints:
-    message:
-        "Per-element and joint constraints from {params.n_trials} trials"
     input:
         trial_files(),
     output:
         per_element=f"{RES}/constraints/per_element.csv",
         joint=f"{RES}/constraints/joint.csv",
-    params:
-        elements=ELEMENTS,
-        exclude=config["exclude_from_joint"],
-        seed=config["seed"],
-        n_trials=len(ELEMENTS) * config["optimize"]["n_bootstrap"],
     log:
         f"{LOGS}/constraints.log",
     benchmark:
         f"{BENCH}/constraints.tsv"
     conda:
         ENV
+    params:
+        elements=ELEMENTS,
+        exclude=config["exclude_from_joint"],
+        seed=config["seed"],
+        n_trials=len(ELEMENTS) * config["optimize"]["n_bootstrap"],
+    message:
+        "Per-element and joint constraints from {params.n_trials} trials"
     script:
         "../../scripts/constraints.py"
 
 
 rule table1:
-    message:
-        "Table 1 (LaTeX, Markdown, CSV)"
     input:
         joint=f"{RES}/constraints/joint.csv",
     output:
-        tex=report(f"{RES}/table1.tex", caption="../report/table1.rst", category="Table 1"),
-        md=report(f"{RES}/table1.md", caption="../report/table1.rst", category="Table 1"),
-        csv=report(f"{RES}/table1.csv", caption="../report/table1.rst", category="Table 1"),
-    params:
-        exclude=config["exclude_from_joint"],
+        tex=report(
+            f"{RES}/table1.tex",
+            caption="../report/table1.rst",
+            category="Paper tables",
+            subcategory="Table 1",
+            labels={"format": "LaTeX (AASTeX deluxetable)"},
+        ),
+        md=report(
+            f"{RES}/table1.md",
+            caption="../report/table1.rst",
+            category="Paper tables",
+            subcategory="Table 1",
+            labels={"format": "Markdown"},
+        ),
+        csv=report(
+            f"{RES}/table1.csv",
+            caption="../report/table1.rst",
+            category="Paper tables",
+            subcategory="Table 1",
+            labels={"format": "CSV"},
+        ),
     log:
         f"{LOGS}/table1.log",
     benchmark:
         f"{BENCH}/table1.tsv"
     conda:
         ENV
+    params:
+        exclude=config["exclude_from_joint"],
+    message:
+        "Table 1 (LaTeX, Markdown, CSV)"
     script:
         "../../scripts/table1.py"
 
 
 rule recovery:
-    message:
-        "Recovery report: fit versus the mock's injected truth"
     input:
         joint=f"{RES}/constraints/joint.csv",
         per_element=f"{RES}/constraints/per_element.csv",
@@ -60,15 +76,30 @@ rule recovery:
         force=f"{RES}/constraints/vertical_force.csv",
         truth=f"{MOCK}/truth.json",
     output:
-        md=report(f"{RES}/recovery.md", caption="../report/recovery.rst", category="Recovery"),
-        json=report(f"{RES}/recovery.json", caption="../report/recovery.rst", category="Recovery"),
-    params:
-        n_sigma=config["recovery"]["n_sigma"],
+        md=report(
+            f"{RES}/recovery.md",
+            caption="../report/recovery.rst",
+            category="Mock recovery",
+            subcategory="Fits versus the injected truth",
+            labels={"result": "table (Markdown)"},
+        ),
+        json=report(
+            f"{RES}/recovery.json",
+            caption="../report/recovery.rst",
+            category="Mock recovery",
+            subcategory="Fits versus the injected truth",
+            labels={"result": "table (JSON)"},
+        ),
     log:
         f"{LOGS}/recovery.log",
     benchmark:
         f"{BENCH}/recovery.tsv"
     conda:
         ENV
+    params:
+        n_sigma=config["recovery"]["n_sigma"],
+        x0=config["optimize"]["x0"],
+    message:
+        "Recovery report: fit versus the mock's injected truth"
     script:
         "../../scripts/recovery.py"

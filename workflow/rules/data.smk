@@ -6,24 +6,24 @@ localrules:
 
 
 rule mock_catalog:
-    message:
-        "Generating the mock DR17 + Gaia DR3 catalog ({params.n_stars} stars, seed {params.seed})"
     output:
         allstar=f"{MOCK}/allStarLite-mock.fits",
         gaia=f"{MOCK}/gaiadr3-xmatch-mock.fits",
         truth=f"{MOCK}/truth.json",
+    log:
+        f"{MOCK}/logs/mock_catalog.log",
+    benchmark:
+        f"{MOCK}/benchmarks/mock_catalog.tsv"
+    conda:
+        ENV
+    threads: workflow.cores
     params:
         n_stars=config["mock"]["n_stars"],
         seed=config["mock"]["seed"],
         errors=config["mock"]["errors"],
         truth=config["mock"]["truth"],
-    log:
-        f"{MOCK}/logs/mock_catalog.log",
-    benchmark:
-        f"{MOCK}/benchmarks/mock_catalog.tsv"
-    threads: workflow.cores
-    conda:
-        ENV
+    message:
+        "Generating the mock DR17 + Gaia DR3 catalog ({params.n_stars} stars, seed {params.seed})"
     script:
         "../../scripts/mock_catalog.py"
 
@@ -35,48 +35,74 @@ rule mock_catalog:
 # Without a network the job fails within seconds with a message that names
 # the URL and says how to run offline (mock) or use files copied by hand.
 rule download_catalog:
-    message:
-        "Downloading {wildcards.name}.fits from {params.url} (resumable, verified)"
     output:
         protected("resources/dr17/{name}.fits"),
-    wildcard_constraints:
-        name="allStarLite-dr17-synspec_rev1|allStar-dr17-synspec-gaiadr3-gaiasourcelite",
-    params:
-        source=lambda wc: download_source(wc.name),
-        url=lambda wc: download_source(wc.name)["url"] or "<no URL configured>",
-    retries: 2
-    resources:
-        # which Snakemake attempt this is (seen by the script; not a limit)
-        download_attempt=lambda wc, attempt: attempt,
     log:
         "resources/dr17/logs/download_{name}.log",
     benchmark:
         "resources/dr17/benchmarks/download_{name}.tsv"
+    wildcard_constraints:
+        name="allStarLite-dr17-synspec_rev1|allStar-dr17-synspec-gaiadr3-gaiasourcelite",
+    retries: 2
     conda:
         ENV
+    resources:
+        # which Snakemake attempt this is (seen by the script; not a limit)
+        download_attempt=lambda wc, attempt: attempt,
+    params:
+        source=lambda wc: download_source(wc.name),
+        url=lambda wc: download_source(wc.name)["url"] or "<no URL configured>",
+    message:
+        "Downloading {wildcards.name}.fits from {params.url} (resumable, verified)"
     script:
         "../../scripts/download_catalog.py"
 
 
 rule parent_sample:
-    message:
-        f"Reading, joining and cutting the {DATASET} catalog (astrometry: {ASTROMETRY}) into the parent sample"
     input:
         **catalog_files(),
     output:
         parent=f"{RES}/parent_sample.parquet",
         cutflow=f"{RES}/cutflow.csv",
         prealpha=f"{RES}/quality_sample.parquet",
-    params:
-        elements=ELEMENTS,
-        cuts=CUTS,
-        astrometry=ASTROMETRY,
-        checks=catalog_checks(),
     log:
         f"{LOGS}/parent_sample.log",
     benchmark:
         f"{BENCH}/parent_sample.tsv"
     conda:
         ENV
+    params:
+        elements=ELEMENTS,
+        cuts=CUTS,
+        astrometry=ASTROMETRY,
+        checks=catalog_checks(),
+    message:
+        f"Reading, joining and cutting the {DATASET} catalog (astrometry: {ASTROMETRY}) into the parent sample"
     script:
         "../../scripts/parent_sample.py"
+
+
+if DATASET == "mock":
+
+    rule truth_force:
+        input:
+            truth=f"{MOCK}/truth.json",
+        output:
+            table=f"{RES}/truth_force.csv",
+        log:
+            f"{LOGS}/truth_force.log",
+        benchmark:
+            f"{BENCH}/truth_force.tsv"
+        localrule: True
+        conda:
+            ENV
+        params:
+            # 0 to 1.5 kpc every 50 pc, and the height of the valleys' force table
+            z_kpc=sorted(
+                {round(0.05 * i, 2) for i in range(31)}
+                | {float(config["valleys"]["force_z"])}
+            ),
+        message:
+            "The mock truth's vertical force K_z(R0, z) / (2 pi G) at {params.z_kpc} kpc"
+        script:
+            "../../scripts/truth_force.py"

@@ -1,24 +1,32 @@
 # Accuracy of the Staeckel fudge (paper section 4): Staeckel-fudge actions of
 # trial stars, stratified in J_z, against orbit-integration actions (gala's
 # O2GF with the paper's settings, galpy's isochrone approximation) for the
-# disk masses validation.mdisk_f. Science in oti.validation.
+# disk masses validation.mdisk_f. Science in oti.validation; the figure is
+# rule fig_validation (workflow/figures.yaml).
 
 VAL = f"{RES}/validation"
 
 
-localrules:
-    fig_validation,
-
-
 rule validate_actions:
-    message:
-        "Staeckel fudge vs orbit integration (O2GF, isochrone approx.) for {params.n_stars} trial stars, Mdisk/Mdisk* = {params.mdisk_f}"
     input:
         parent=f"{RES}/parent_sample.parquet",
         fiducial=f"{RES}/actions/fiducial.parquet",
     output:
         table=f"{VAL}/actions.parquet",
-        summary=report(f"{VAL}/summary.csv", caption="../report/validation.rst", category="Validation"),
+        summary=report(
+            f"{VAL}/summary.csv",
+            caption="../report/validation.rst",
+            category="Validation",
+            subcategory="Staeckel fudge versus orbit integration",
+            labels={"result": "summary table"},
+        ),
+    log:
+        f"{LOGS}/validation/validate_actions.log",
+    benchmark:
+        f"{BENCH}/validation/validate_actions.tsv"
+    conda:
+        ENV
+    threads: config["validation"]["threads"]
     params:
         mdisk_f=config["validation"]["mdisk_f"],
         hz=config["validation"]["hz"],
@@ -33,32 +41,7 @@ rule validate_actions:
         isochrone_approx=config["validation"]["isochrone_approx"],
         threshold=config["validation"]["threshold"],
         backend=config["actions"]["backend"],
-    threads: config["validation"]["threads"]
-    log:
-        f"{LOGS}/validation/validate_actions.log",
-    benchmark:
-        f"{BENCH}/validation/validate_actions.tsv"
-    conda:
-        ENV
-    script:
-        "../../scripts/validate_actions.py"
-
-
-rule fig_validation:
     message:
-        "Validation figure: Staeckel vs orbit-integration actions versus J_z and z_max"
-    input:
-        table=f"{VAL}/actions.parquet",
-    output:
-        pdf=f"{VAL}/fig_validation.pdf",
-        png=report(f"{VAL}/fig_validation.png", caption="../report/validation.rst", category="Validation"),
-    params:
-        hz=config["validation"]["hz"],
-    log:
-        f"{LOGS}/validation/fig_validation.log",
-    benchmark:
-        f"{BENCH}/validation/fig_validation.tsv"
-    conda:
-        ENV
+        "Staeckel fudge vs orbit integration (O2GF, isochrone approx.) for {params.n_stars} trial stars, Mdisk/Mdisk* = {params.mdisk_f}"
     script:
         "../../scripts/validate_actions.py"

@@ -1,15 +1,18 @@
-"""Plotting of the paper's Figures 1-8 and the mock recovery figure.
+"""Plotting of the paper's Figures 1-8, the mock recovery, valleys and validation figures.
 
 Plotting only: every function reads tables the workflow saved and never
-recomputes actions or fits. Common style lives here: the Agg backend, a fixed
-size (inches) per figure and a fixed dpi, so every PNG has a known pixel size
-(:func:`png_size`); colour-blind-safe colours (Paul Tol's "muted" qualitative
-set for elements, Okabe-Ito accents, viridis/cividis/Greys sequential maps,
-"twilight" for angles, which are cyclic).
+recomputes actions, fits or forces (those are rules of their own). Common
+style lives here: the Agg backend, a fixed size (inches) per figure and a
+fixed dpi, so every PNG has a known pixel size (:func:`png_size`);
+colour-blind-safe colours (Paul Tol's "muted" qualitative set for elements,
+Okabe-Ito accents, viridis/cividis/Greys sequential maps, "twilight" for
+angles, which are cyclic).
 
 Modules: :mod:`.sample` (Figs 1, 2), :mod:`.orbits` (Figs 3, 4), :mod:`.grid`
 (Figs 5, 6), :mod:`.constraints` (Figs 7, 8, recovery), :mod:`.valleys`
-(the a2 = 0 valleys of eq. 8, not in the paper).
+(the a2 = 0 valleys of eq. 8, not in the paper), :mod:`.validation` (the
+Staeckel-fudge check). Each registers the figures it draws, by name, with
+:func:`.registry.register`; workflow/figures.yaml lists them for the rules.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ _SIZES = {
     "fig8": (10.0, 9.0),
     "recovery": (12.0, 4.5),
     "valleys": (13.0, 5.5),
+    "validation": (9.0, 9.0),
 }
 
 
@@ -107,7 +111,7 @@ def save(fig, pdf: str | Path, png: str | Path) -> None:
 
 def element_label(element: str) -> str:
     """'[O/Fe]' for 'O_FE' (plain text, no TeX)."""
-    from ..pipeline import LATEX_ELEMENT
+    from ..elements import LATEX_ELEMENT
 
     return LATEX_ELEMENT.get(element, element)
 

@@ -3,6 +3,7 @@ mock recovery figure (constraints versus the injected truth)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,7 +12,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse
 
 from .. import constants as K
+from ..io import read_json, read_truth
 from . import ELEMENT_COLOURS, PARAM_LABELS, VERMILLION, element_label, new_figure
+from .registry import register
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -187,3 +190,28 @@ def recovery(rec: dict) -> "Figure":
     fig.suptitle(f"Mock recovery: fit $\\pm$ 1$\\sigma$ (bootstrap) versus the injected truth "
                  f"(labels: pull); overall {verdict} at {rec.get('n_sigma', 3):g}$\\sigma$", fontsize=10)
     return fig
+
+
+def read_optional_truth(inputs: Mapping[str, str]) -> dict | None:
+    """The mock's injected parameters when the rule has a ``truth`` input (dataset mock), else None."""
+    return read_truth(inputs["truth"]) if inputs.get("truth") else None
+
+
+@register("fig7")
+def draw_fig7(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """Fig. 7 from inputs ``per_element``, ``joint`` (CSV), optional ``truth`` and param ``exclude``."""
+    return fig7(pd.read_csv(inputs["per_element"]), pd.read_csv(inputs["joint"]), list(params["exclude"]),
+                read_optional_truth(inputs))
+
+
+@register("fig8")
+def draw_fig8(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """Fig. 8 from inputs ``per_element``, ``joint`` (CSV), optional ``truth`` and param ``exclude``."""
+    return fig8(pd.read_csv(inputs["per_element"]), pd.read_csv(inputs["joint"]), list(params["exclude"]),
+                read_optional_truth(inputs))
+
+
+@register("recovery")
+def draw_recovery(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """The recovery figure from input ``recovery`` (recovery.json)."""
+    return recovery(read_json(inputs["recovery"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 
 from ..fourier import COEFF_NAMES, model
 from . import BLUE, VERMILLION, element_label, new_figure
+from .registry import register
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -99,9 +101,9 @@ def fig6(coeffs: pd.DataFrame, crossing: pd.DataFrame, element: str) -> "Figure"
     fig = new_figure("fig6")
     axes = fig.subplots(len(COEFF_NAMES), 1, sharex=True)
     cr = crossing[crossing["element"] == element]
-    f0 = float(cr["f"].iloc[0]) if len(cr) else np.nan
-    f0_err = float(cr["f_err"].iloc[0]) if len(cr) else np.nan
-    band = [float(cr[c].iloc[0]) if len(cr) and c in cr else np.nan for c in ("f_band_lo", "f_band_hi")]
+    f0 = float(cr["mdisk_f"].iloc[0]) if len(cr) else np.nan
+    f0_err = float(cr["mdisk_f_err"].iloc[0]) if len(cr) else np.nan
+    band = [float(cr[c].iloc[0]) if len(cr) and c in cr else np.nan for c in ("mdisk_f_band_lo", "mdisk_f_band_hi")]
     f_edges = float(s["mdisk_f"].min()), float(s["mdisk_f"].max())
     for ax, name in zip(axes, COEFF_NAMES):
         ax.axhline(0, color="0.5", lw=0.8, ls="--")
@@ -125,3 +127,15 @@ def fig6(coeffs: pd.DataFrame, crossing: pd.DataFrame, element: str) -> "Figure"
     axes[-1].set_xlabel(r"disk mass $M_\mathrm{disk} / M^\star_\mathrm{disk}$")
     fig.align_ylabels(axes)
     return fig
+
+
+@register("fig5")
+def draw_fig5(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """Fig. 5 from inputs ``coeffs``, ``binned`` (the grid's Parquet tables) and param ``element``."""
+    return fig5(pd.read_parquet(inputs["coeffs"]), pd.read_parquet(inputs["binned"]), params["element"])
+
+
+@register("fig6")
+def draw_fig6(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """Fig. 6 from inputs ``coeffs`` (Parquet), ``crossing`` (CSV) and param ``element``."""
+    return fig6(pd.read_parquet(inputs["coeffs"]), pd.read_csv(inputs["crossing"]), params["element"])

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from ..io import read_json
 from . import BLUE, ORANGE, VERMILLION, element_label, new_figure
-from .sample import KMS, mean_map, zvz_edges
+from .registry import register
+from .sample import KMS, mean_map, read_sample, zvz_edges
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -82,3 +85,16 @@ def fig4(sample: pd.DataFrame, orbits: pd.DataFrame, element: str,
         ax.set_ylim(-vmax, vmax)
     fig.colorbar(mesh, ax=list(axes), label=f"mean {element_label(element)} [dex]", pad=0.01)
     return fig
+
+
+@register("fig3")
+def draw_fig3(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """Fig. 3 from inputs ``orbits`` (Parquet) and ``meta`` (JSON) of rule illustrative_orbits."""
+    return fig3(pd.read_parquet(inputs["orbits"]), read_json(inputs["meta"]))
+
+
+@register("fig4")
+def draw_fig4(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """Fig. 4 from inputs ``parent``, ``fiducial``, ``orbits`` and params ``element``, ``mdisk_fs``."""
+    return fig4(read_sample(inputs), pd.read_parquet(inputs["orbits"]), params["element"],
+                tuple(params["mdisk_fs"]))

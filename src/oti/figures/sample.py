@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,6 +13,7 @@ from matplotlib.patches import Polygon
 from .. import constants as K
 from ..catalog import in_polygon
 from . import BLUE, VERMILLION, element_label, fig2_grid, new_figure
+from .registry import register
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -158,3 +160,20 @@ def fig2(sample: pd.DataFrame, elements: list[str]) -> "Figure":
     for ax in axes.flat[len(elements):]:
         ax.set_visible(False)
     return fig
+
+
+def read_sample(inputs: Mapping[str, str]) -> pd.DataFrame:
+    """:func:`merge_sample` of the rule's inputs ``parent`` and ``fiducial`` (Parquet files)."""
+    return merge_sample(pd.read_parquet(inputs["parent"]), pd.read_parquet(inputs["fiducial"]))
+
+
+@register("fig1")
+def draw_fig1(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """Fig. 1 from inputs ``quality``, ``parent``, ``fiducial`` and param ``polygon`` (the low-alpha cut)."""
+    return fig1(pd.read_parquet(inputs["quality"]), read_sample(inputs), params["polygon"])
+
+
+@register("fig2")
+def draw_fig2(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """Fig. 2 from inputs ``parent``, ``fiducial`` and param ``elements``."""
+    return fig2(read_sample(inputs), list(params["elements"]))

@@ -12,6 +12,7 @@ elements and, for the mock, the truth.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,7 +21,8 @@ from matplotlib.lines import Line2D
 
 from .. import constants as K
 from . import ELEMENT_COLOURS, PARAM_LABELS, VERMILLION, element_label, new_figure
-from .constraints import ellipse, mean_cov
+from .constraints import ellipse, mean_cov, read_optional_truth
+from .registry import register
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,14 +48,14 @@ def fig_valleys(curves: pd.DataFrame, lines: pd.DataFrame, joint: pd.DataFrame,
     for k, el in enumerate(elements):
         col = ELEMENT_COLOURS[k % len(ELEMENT_COLOURS)]
         c = curves[curves["element"] == el]
-        two = np.isfinite(c["f_err"].to_numpy(float))
-        ax.errorbar(c["f"][two], c["hz"][two], xerr=c["f_err"][two], fmt="o", ms=4, color=col, lw=1,
+        two = np.isfinite(c["mdisk_f_err"].to_numpy(float))
+        ax.errorbar(c["mdisk_f"][two], c["hz"][two], xerr=c["mdisk_f_err"][two], fmt="o", ms=4, color=col, lw=1,
                     capsize=2, zorder=3)
-        ax.plot(c["f"][~two], c["hz"][~two], "o", ms=4, color=col, mfc="white", ls="none", zorder=3)
+        ax.plot(c["mdisk_f"][~two], c["hz"][~two], "o", ms=4, color=col, mfc="white", ls="none", zorder=3)
         ln = lines[lines["element"] == el]
-        if len(ln) and np.isfinite(ln["df_dhz"].iloc[0]):
+        if len(ln) and np.isfinite(ln["dmdisk_f_dhz"].iloc[0]):
             r = ln.iloc[0]
-            ax.plot(r["f_ref"] + r["df_dhz"] * (hz_span - r["hz_ref"]), hz_span, color=col, lw=1.2, zorder=2)
+            ax.plot(r["mdisk_f_ref"] + r["dmdisk_f_dhz"] * (hz_span - r["hz_ref"]), hz_span, color=col, lw=1.2, zorder=2)
         handles.append(Line2D([], [], color=col, marker="o", ms=5, label=element_label(el)))
     for _, r in joint[joint["name"] == "all"].iterrows():
         m, cv = mean_cov(r, ("mdisk_f", "hz"))
@@ -61,7 +63,7 @@ def fig_valleys(curves: pd.DataFrame, lines: pd.DataFrame, joint: pd.DataFrame,
             for ns in (1, 2):
                 ax.add_patch(ellipse(m, cv, ns, fill=False, ec="k", lw=1.6 if ns == 1 else 0.8, zorder=5))
             handles.append(Line2D([], [], color="k", lw=1.6, label="joint NM fit, 1 and 2 sigma"))
-    if not np.isfinite(curves["f_err"].to_numpy(float)).all():
+    if not np.isfinite(curves["mdisk_f_err"].to_numpy(float)).all():
         handles.append(Line2D([], [], color="0.3", marker="o", mfc="white", ms=5, ls="none",
                               label="open: 1 sigma band leaves the f grid"))
     ax.plot(K.X0[0], K.X0[1], marker="X", ms=10, color="0.3", ls="none", zorder=6)
@@ -112,3 +114,25 @@ def _force_panel(ax, curves: pd.DataFrame, force: pd.DataFrame, elements: list[s
     ax.set_ylabel(rf"$K_z(R_0, |z| = {z:.3g}\,\mathrm{{kpc}}) / 2\pi G$ [M$_\odot$ pc$^{{-2}}$]")
     ax.set_title("the vertical force at each crossing; right: per element, ±1σ")
     return handles
+
+
+def truth_force_at(truth_force: pd.DataFrame, z_kpc: float) -> float:
+    """K_z/(2 pi G) [Msun/pc^2] at height ``z_kpc`` from rule truth_force's table (z_kpc, sigma_kz)."""
+    row = truth_force[np.isclose(truth_force["z_kpc"].to_numpy(float), z_kpc, rtol=0.0, atol=1e-12)]
+    if not len(row):
+        raise ValueError(f"the truth's vertical-force table has no row at z = {z_kpc} kpc "
+                         f"(heights {truth_force['z_kpc'].tolist()})")
+    return float(row["sigma_kz"].iloc[0])
+
+
+@register("valleys")
+def draw_valleys(inputs: Mapping[str, str], params: Mapping) -> "Figure":
+    """The valleys figure from inputs ``curves``, ``lines``, ``joint``, ``force`` (CSV), param
+    ``elements`` and, for the mock, ``truth`` and ``truth_force`` (the truth's K_z profile)."""
+    force = pd.read_csv(inputs["force"]) if inputs.get("force") else None
+    truth = read_optional_truth(inputs)
+    truth_force = None
+    if truth is not None and force is not None and len(force):
+        truth_force = truth_force_at(pd.read_csv(inputs["truth_force"]), float(force["z_kpc"].iloc[0]))
+    return fig_valleys(pd.read_csv(inputs["curves"]), pd.read_csv(inputs["lines"]), pd.read_csv(inputs["joint"]),
+                       list(params["elements"]), truth, force, truth_force)
