@@ -21,7 +21,9 @@ _SRC = str(Path(workflow.basedir) / "src")
 if Path(_SRC).is_dir():
     sys.path.insert(0, _SRC)
     _paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ.update(PYTHONPATH=os.pathsep.join([_SRC] + [p for p in _paths if p != _SRC]))
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join([_SRC] + [p for p in _paths if p != _SRC])
+    )
 
 from oti.config import coerce_cli_strings
 
@@ -32,7 +34,12 @@ configfile: "config/config.yaml"
 
 
 # nested --config values arrive as strings (YAML BaseLoader): parse them where the schema wants numbers
-coerce_cli_strings(config, yaml.safe_load((Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()))
+coerce_cli_strings(
+    config,
+    yaml.safe_load(
+        (Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()
+    ),
+)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -63,7 +63,7 @@ def cluster():
 
 def _fit_profile_to_node(wd: Path, node_mem_mb: int) -> None:
     """Cap per-job memory of the workdir's profile copy at what the CI node has."""
-    path = wd / "profiles" / "slurm" / "config.yaml"
+    path = wd / "profiles" / "slurm" / "profile.yaml"
     prof = yaml.safe_load(path.read_text())
     changed = False
     for res in [prof["default-resources"], *prof["set-resources"].values()]:

@@ -2,45 +2,45 @@
 
 
 rule fiducial_actions:
-    message:
-        "Actions and angles of the parent sample in the fiducial model"
     input:
         parent=f"{RES}/parent_sample.parquet",
         kernels=KERNELS,
     output:
         f"{RES}/actions/fiducial.parquet",
-    params:
-        backend=config["actions"]["backend"],
-        order=config["actions"]["order"],
     log:
         f"{LOGS}/actions/fiducial.log",
     benchmark:
         f"{BENCH}/actions/fiducial.tsv"
     conda:
         ENV
+    params:
+        backend=config["actions"]["backend"],
+        order=config["actions"]["order"],
+    message:
+        "Actions and angles of the parent sample in the fiducial model"
     script:
         "../../scripts/actions.py"
 
 
 rule grid_actions:
-    message:
-        "Actions and angles for the grid model Mdisk/Mdisk* = {wildcards.f}"
     input:
         parent=f"{RES}/parent_sample.parquet",
         kernels=KERNELS,
     output:
         f"{RES}/actions/grid/f{{f}}.parquet",
-    wildcard_constraints:
-        f=r"\d+\.\d\d",
-    params:
-        mdisk_f=lambda wc: float(wc.f),
-        backend=config["actions"]["backend"],
-        order=config["actions"]["order"],
     log:
         f"{LOGS}/actions/grid_f{{f}}.log",
     benchmark:
         f"{BENCH}/actions/grid_f{{f}}.tsv"
+    wildcard_constraints:
+        f=r"\d+\.\d\d",
     conda:
         ENV
+    params:
+        mdisk_f=lambda wc: float(wc.f),
+        backend=config["actions"]["backend"],
+        order=config["actions"]["order"],
+    message:
+        "Actions and angles for the grid model Mdisk/Mdisk* = {wildcards.f}"
     script:
         "../../scripts/actions.py"

@@ -3,16 +3,20 @@
 
 
 rule grid_coefficients:
-    message:
-        "Grid experiment for {wildcards.element}: {params.n_bootstrap} bootstraps x {params.n_grid} disk masses"
     input:
         parent=f"{RES}/parent_sample.parquet",
         actions=expand(f"{RES}/actions/grid/f{{f}}.parquet", f=grid_values()),
     output:
         coeffs=f"{RES}/grid/{{element}}.parquet",
         binned=f"{RES}/grid/{{element}}_binned.parquet",
+    log:
+        f"{LOGS}/grid/{{element}}.log",
+    benchmark:
+        f"{BENCH}/grid/{{element}}.tsv"
     wildcard_constraints:
         element=r"[A-Z]+_[A-Z]+",
+    conda:
+        ENV
     params:
         grid=grid_values(),
         n_grid=len(grid_values()),
@@ -21,19 +25,13 @@ rule grid_coefficients:
         k=config["knn"]["k"],
         weighting=config["knn"]["weighting"],
         seed=config["seed"],
-    log:
-        f"{LOGS}/grid/{{element}}.log",
-    benchmark:
-        f"{BENCH}/grid/{{element}}.tsv"
-    conda:
-        ENV
+    message:
+        "Grid experiment for {wildcards.element}: {params.n_bootstrap} bootstraps x {params.n_grid} disk masses"
     script:
         "../../scripts/grid_coefficients.py"
 
 
 rule grid_crossing:
-    message:
-        "a2 = 0 crossings of the disk-mass grid"
     input:
         expand(f"{RES}/grid/{{element}}.parquet", element=config["grid"]["elements"]),
     output:
@@ -44,21 +42,27 @@ rule grid_crossing:
         f"{BENCH}/grid/crossing.tsv"
     conda:
         ENV
+    message:
+        "a2 = 0 crossings of the disk-mass grid"
     script:
         "../../scripts/grid_crossing.py"
 
 
 rule valley_coefficients:
-    message:
-        "a2 = 0 valleys of eq. 8 at h_z = {wildcards.hz} kpc: up to {params.n_f} disk masses x {params.n_bootstrap} bootstraps"
     input:
         parent=f"{RES}/parent_sample.parquet",
         joint=f"{RES}/constraints/joint.csv",
         kernels=KERNELS,
     output:
         f"{RES}/grid/valleys/hz{{hz}}.parquet",
+    log:
+        f"{LOGS}/grid/valleys/hz{{hz}}.log",
+    benchmark:
+        f"{BENCH}/grid/valleys/hz{{hz}}.tsv"
     wildcard_constraints:
         hz=r"[0-9][0-9.e+-]*",
+    conda:
+        ENV
     params:
         elements=ELEMENTS,
         f_values=grid_f_all(),
@@ -70,19 +74,13 @@ rule valley_coefficients:
         backend=config["actions"]["backend"],
         order=config["actions"]["order"],
         seed=config["seed"],
-    log:
-        f"{LOGS}/grid/valleys/hz{{hz}}.log",
-    benchmark:
-        f"{BENCH}/grid/valleys/hz{{hz}}.tsv"
-    conda:
-        ENV
+    message:
+        "a2 = 0 valleys of eq. 8 at h_z = {wildcards.hz} kpc: up to {params.n_f} disk masses x {params.n_bootstrap} bootstraps"
     script:
         "../../scripts/valley_coefficients.py"
 
 
 rule valleys:
-    message:
-        "a2 = 0 valleys of eq. 8 in (f, h_z): crossings, lines and the vertical force"
     input:
         parts=valley_parts(),
     output:
@@ -90,14 +88,16 @@ rule valleys:
         curves=f"{RES}/constraints/valleys.csv",
         lines=f"{RES}/constraints/valley_lines.csv",
         force=f"{RES}/constraints/vertical_force.csv",
-    params:
-        force_z=config["valleys"]["force_z"],
-        exclude=config["exclude_from_joint"],
     log:
         f"{LOGS}/grid/valleys.log",
     benchmark:
         f"{BENCH}/grid/valleys.tsv"
     conda:
         ENV
+    params:
+        force_z=config["valleys"]["force_z"],
+        exclude=config["exclude_from_joint"],
+    message:
+        "a2 = 0 valleys of eq. 8 in (f, h_z): crossings, lines and the vertical force"
     script:
         "../../scripts/valleys.py"
