@@ -19,7 +19,7 @@ def main(smk):
     if attempt > 1:  # a Snakemake retry of the job (rule `retries`): resumes any .part
         log.info("Snakemake attempt %d of this job", attempt)
     try:
-        download(src["url"], dest, sha256=src["sha256"], size=src["size"],
+        download(src["url"], dest, sha256=src["sha256"], sha1=src["sha1"], size=src["size"],
                  retries=src["retries"], connect_timeout=src["connect_timeout"],
                  read_timeout=src["read_timeout"], logger=log,
                  # no network on the first attempt: later attempts give up at once

@@ -36,6 +36,7 @@ NBYTES = 3_000_000
 DROP_AT = 1_000_000
 DATA = random.Random(20210611).randbytes(NBYTES)
 SHA = hashlib.sha256(DATA).hexdigest()
+SHA1 = hashlib.sha1(DATA).hexdigest()  # the SDSS archive publishes SHA-1 sums
 DATA2 = random.Random(20211231).randbytes(NBYTES)  # a new upstream version of the file
 
 # Small timeouts and back-offs so that the whole file runs in seconds.
@@ -434,6 +435,38 @@ def test_digest_mismatch_leaves_no_file(server, tmp_path):
     assert not digest_path(dest).exists()
 
 
+def test_sha1_pin_accepted(server, tmp_path):
+    dest = tmp_path / "cat.fits"
+    download(server.url("/clean.bin"), dest, sha1=SHA1.upper(), **FAST)
+    _assert_good(dest)  # the SHA-256 is recorded as without a pin
+    assert verify_existing(dest, sha1=SHA1) == SHA
+    download(server.url("/clean.bin"), dest, sha1=SHA1, sha256=SHA, **FAST)  # present: no request
+    assert server.count("/clean.bin") == 1
+
+
+def test_wrong_sha1_pin_leaves_no_file(server, tmp_path):
+    dest = tmp_path / "sub" / "allStarLite-dr17-synspec_rev1.fits"
+    url = server.url("/clean.bin")
+    with pytest.raises(IntegrityError) as ei:
+        download(url, dest, sha1="0" * 40, **FAST)
+    msg = str(ei.value)
+    assert "SHA-1" in msg and SHA1 in msg and "0" * 40 in msg
+    assert str(dest) in msg and url in msg
+    assert not dest.exists() and not part_path(dest).exists() and not digest_path(dest).exists()
+    assert not validator_path(dest).exists()
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_existing_file_checked_against_a_sha1_pin(tmp_path):
+    dest = tmp_path / "placed.fits"
+    dest.write_bytes(DATA)
+    with pytest.raises(IntegrityError, match=r"placed\.fits: SHA-1 is .*expected 1{40}"):
+        verify_existing(dest, sha1="1" * 40)
+    assert not digest_path(dest).exists()  # nothing recorded for a file that failed
+    with pytest.raises(ValueError, match="SHA-1"):
+        verify_existing(dest, sha1="abc")
+
+
 def test_size_mismatch_from_content_length(server, tmp_path):
     dest = tmp_path / "cat.fits"
     with pytest.raises(IntegrityError, match="expected 2999999"):
@@ -458,6 +491,8 @@ def test_no_content_length_ok(server, tmp_path):
 def test_bad_sha_argument_rejected(tmp_path):
     with pytest.raises(ValueError):
         download("http://127.0.0.1:1/x", tmp_path / "x", sha256="abc")
+    with pytest.raises(ValueError, match="SHA-1"):
+        download("http://127.0.0.1:1/x", tmp_path / "x", sha1=SHA)  # a SHA-256 is not a SHA-1
 
 
 # --------------------------------------------------------------------------
@@ -562,9 +597,11 @@ def test_unresolvable_host_fails_fast(tmp_path, monkeypatch):
 
 def test_cli(server, tmp_path, capsys):
     dest = tmp_path / "cat.fits"
-    assert dl.main([server.url("/clean.bin"), str(dest), "--sha256", SHA,
+    assert dl.main([server.url("/clean.bin"), str(dest), "--sha256", SHA, "--sha1", SHA1,
                     "--size", str(NBYTES), "-q"]) == 0
     _assert_good(dest)
+    assert dl.main([server.url("/clean.bin"), str(tmp_path / "z"), "--sha1", "0" * 40, "-q"]) == 1
+    assert "SHA-1" in capsys.readouterr().err and not (tmp_path / "z").exists()
     assert dl.main([server.url("/missing.bin"), str(tmp_path / "y"), "-q"]) == 1
     err = capsys.readouterr().err
     assert "HTTP 404" in err and server.url("/missing.bin") in err

@@ -6,8 +6,8 @@ thread of this process, and the workflow is run with ``dataset: dr17`` and
 ``data.*_url`` pointing at them: the downloaded "DR17" must give exactly the
 mock run's Table 1. Also: no network (a closed port) fails fast with a
 message naming the URL and the offline alternatives; ``astrometry: dr17``
-downloads allStarLite only; a pinned SHA-256 that does not match leaves no
-file behind.
+downloads allStarLite only; a pinned SHA-256 or SHA-1 that does not match
+leaves no file behind.
 
 To stay at ~2-3 minutes on 2 cores, the tiny config is trimmed to two
 elements x 5 trials (one job per element) and only the targets needed are
@@ -194,14 +194,17 @@ def test_dr17_astrometry_downloads_only_allstarlite(mock_run, server, tmp_path):
     assert cut_b["n_remaining"].tolist() == cut_a["n_remaining"].tolist()
 
 
-def test_pinned_digest_mismatch_leaves_no_file(server, tmp_path):
-    cfg = _config(allstar_url=server.url(ALLSTAR), allstar_sha256="0" * 64,
-                  gaia_url=server.url(GAIA), astrometry="dr17")
+@pytest.mark.parametrize("key,name,pin", [("allstar_sha256", "SHA-256", "0" * 64),
+                                          ("allstar_sha1", "SHA-1", "0" * 40)])
+def test_pinned_digest_mismatch_leaves_no_file(server, tmp_path, key, name, pin):
+    """A wrong pinned digest (SHA-256, or the SHA-1 the SDSS archive publishes) fails naming the file."""
+    cfg = _config(allstar_url=server.url(ALLSTAR), gaia_url=server.url(GAIA), astrometry="dr17", **{key: pin})
     wd = _workdir(tmp_path / "pinned", cfg)
     res = snakemake(wd, "results/dr17/parent_sample.parquet", "--cores", "1",
                     "--configfile", "test.yaml", check=False, timeout=300)
     out = res.stdout + res.stderr
     assert res.returncode != 0
-    assert "SHA-256" in out and "0" * 64 in out
+    assert name in out and pin in out and f"resources/dr17/{ALLSTAR}" in out
     assert not (wd / "resources/dr17" / ALLSTAR).exists()
     assert not list((wd / "resources/dr17").glob("*.part"))
+    assert not list((wd / "resources/dr17").glob("*.sha256"))

@@ -4,6 +4,7 @@ and sensitivity of the Fourier amplitude a2 to the disk mass."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.io import fits
 from scipy import stats
@@ -21,7 +22,9 @@ from oti.mock import (
     phase_mixed_sample,
     truth_model,
 )
-from oti.mock.abundances import polygon_chains
+from oti.mock import flags
+from oti.mock.abundances import MISSING_RATES, draw_missing, polygon_chains
+from oti.mock.flags import any_bits
 
 ALL = list(ELEMENTS)
 
@@ -29,7 +32,7 @@ ALLSTAR_DTYPES = {
     "RA": ">f8", "DEC": ">f8", "VHELIO_AVG": ">f4", "TEFF": ">f4", "LOGG": ">f4",
     "SNR": ">f4", "M_H": ">f4", "ALPHA_M": ">f4",
     **{el: ">f4" for el in ELEMENTS}, **{el + "_ERR": ">f4" for el in ELEMENTS},
-    "ASPCAPFLAG": ">i8", "STARFLAG": ">i8", "MEMBERFLAG": ">i8", "EXTRATARG": ">i2",
+    "ASPCAPFLAG": ">i8", "STARFLAG": ">i8", "MEMBERFLAG": ">i8", "EXTRATARG": ">i4",
     "APOGEE_TARGET1": ">i4", "APOGEE_TARGET2": ">i4", "APOGEE2_TARGET1": ">i4",
     "APOGEE2_TARGET2": ">i4", "APOGEE2_TARGET3": ">i4",
 }
@@ -49,22 +52,27 @@ def test_file_format(small_mock):
         d = h[1].data
         for col, dt in ALLSTAR_DTYPES.items():
             assert d.dtype[col].str == dt, col
-        for col in ("APOGEE_ID", "TELESCOPE", "FIELD"):
-            assert d.dtype[col].kind == "S", col
-        assert d.dtype["APOGEE_ID"].itemsize == 18
+        for col, width in (("APOGEE_ID", 30), ("TELESCOPE", 6), ("FIELD", 20)):  # DR17's widths
+            assert d.dtype[col].kind == "S" and d.dtype[col].itemsize == width, col
         ids = np.char.strip(d["APOGEE_ID"].astype("U"))
         assert all(i.startswith("2M") and len(i) == 18 for i in ids)
+        assert set(np.char.strip(d["TELESCOPE"].astype("U"))) == {"apo25m", "lco25m"}
         assert (d["APOGEE2_TARGET1"] < 0).any()  # bit 31 (APOGEE2_CHECKED) as in DR17
-        assert np.isnan(d["O_FE"]).any()  # DR17's missing abundance is NaN
+        for el in ELEMENTS:  # DR17's missing abundance is NaN, value and error together
+            assert np.isnan(d[el]).any(), el
+            np.testing.assert_array_equal(np.isnan(d[el]), np.isnan(d[el + "_ERR"]))
+        assert np.isnan(d["VHELIO_AVG"]).any() and not (d["VHELIO_AVG"] < -9000).any()
     with fits.open(small_mock["gaia"]) as h:
         d = h[1].data
         for col, dt in GAIA_DTYPES.items():
             assert d.dtype[col].str == dt, col
         assert d.dtype["apogee_id"].kind == "S"
+        assert h[1].columns["source_id"].null == small_mock["truth_doc"]["source_id_null"]
 
 
 def test_dr17_own_gaia_columns(small_mock):
-    """allStar's GAIAEDR3_* columns: DR17 dtypes, the cross-match's values, NaN without one."""
+    """allStar's GAIAEDR3_* columns: DR17 dtypes, the cross-match's source, 0 and NaN without one."""
+    doc = small_mock["truth_doc"]
     dtypes = {"GAIAEDR3_SOURCE_ID": ">i8", **{c: ">f4" for c in (
         "GAIAEDR3_PARALLAX", "GAIAEDR3_PARALLAX_ERROR", "GAIAEDR3_PMRA", "GAIAEDR3_PMRA_ERROR",
         "GAIAEDR3_PMDEC", "GAIAEDR3_PMDEC_ERROR")}}
@@ -75,37 +83,112 @@ def test_dr17_own_gaia_columns(small_mock):
         ids = np.char.strip(a["APOGEE_ID"].astype("U"))
         sid = np.array(a["GAIAEDR3_SOURCE_ID"])
         plx = np.array(a["GAIAEDR3_PARALLAX"], float)
-        pmdec = np.array(a["GAIAEDR3_PMDEC"], float)
     with fits.open(small_mock["gaia"]) as h:
         g = h[1].data
-        gmap = {i: k for k, i in enumerate(np.char.strip(g["apogee_id"].astype("U")))}
-        gsid, gplx, gpmdec = (np.array(g[c]) for c in ("source_id", "parallax", "pmdec"))
-    no_match = set(small_mock["truth_doc"]["decoy_ids"]["gaia_join"])
+        gsid = np.array(g["source_id"])
+        good = (gsid > 0) & (gsid != doc["source_id_null"])
+        gids = np.char.strip(g["apogee_id"].astype("U"))
+        gplx = np.array(g["parallax"])
+    source = {}  # apogee_id -> (source_id, parallax) of its Gaia source
+    for i, s_, p_ in zip(gids[good], gsid[good], gplx[good]):
+        if i not in doc["ambiguous_gaia"] or s_ == doc["ambiguous_gaia"][i]:
+            s0, p0 = source.setdefault(i, (s_, p_))  # repeated entries repeat their source
+            assert s0 == s_ and (p0 == p_ or np.isnan(p0) and np.isnan(p_))
     for k, i in enumerate(ids):
-        if i in no_match:
-            assert sid[k] == 0 and np.isnan(plx[k]) and np.isnan(pmdec[k])
+        if i in source:
+            assert sid[k] == source[i][0] and (plx[k] == np.float32(source[i][1])
+                                               or np.isnan(plx[k]) and np.isnan(source[i][1]))
         else:
-            j = gmap[i]
-            assert sid[k] == gsid[j]
-            assert plx[k] == np.float32(gplx[j])
-            assert pmdec[k] == np.float32(gpmdec[j]) or (np.isnan(pmdec[k]) and np.isnan(gpmdec[j]))
+            assert sid[k] == 0 and np.isnan(plx[k])
+    assert (sid == 0).sum() > 0
+
+
+def _allstar_table(path) -> pd.DataFrame:
+    with fits.open(path) as h:
+        d = h[1].data
+        return pd.DataFrame({"id": np.char.strip(d["APOGEE_ID"].astype("U")),
+                             "telescope": np.char.strip(d["TELESCOPE"].astype("U")),
+                             "field": np.char.strip(d["FIELD"].astype("U")),
+                             "snr": d["SNR"].astype(float), "teff": d["TEFF"].astype(float),
+                             "aspcapflag": d["ASPCAPFLAG"].astype(np.int64),
+                             "extratarg": d["EXTRATARG"].astype(np.int64),
+                             **{el: d[el].astype(float) for el in ELEMENTS}})
+
+
+def test_aspcapflag_follows_dr17(small_mock):
+    """STAR_BAD iff a bad-level bit; STAR_WARN iff a warn-level bit and not STAR_BAD; SN_WARN iff S/N < 70."""
+    t = _allstar_table(small_mock["allstar"])
+    a = t["aspcapflag"].to_numpy()
+    bad = any_bits(a, flags.BAD_BITS)
+    warn = any_bits(a, flags.WARN_BITS)
+    star_bad = any_bits(a, [flags.STAR_BAD])
+    star_warn = any_bits(a, [flags.STAR_WARN])
+    np.testing.assert_array_equal(star_bad, bad)
+    np.testing.assert_array_equal(star_warn, warn & ~bad)
+    np.testing.assert_array_equal(any_bits(a, [flags.SN_WARN]), t["snr"] < 70)
+    np.testing.assert_array_equal(any_bits(a, [flags.SN_BAD]), t["snr"] < 50)
+    # no "clean" star with a warning: every S/N < 70 row is flagged for the ASPCAPFLAG cut
+    assert (star_warn | star_bad)[t["snr"] < 70].all()
+    assert 0.15 < np.mean(t["snr"] < 70) < 0.35  # DR17-like share of low-S/N entries
+    # clean stars carry informational bits only, some of them
+    clean = ~(star_warn | star_bad)
+    assert any_bits(a[clean], flags.BENIGN_ASPCAP_BITS).mean() > 0.1
+
+
+def test_duplicate_entries_across_telescopes(small_mock):
+    """DR17: EXTRATARG bit 4 on every entry of an APOGEE_ID but the highest-S/N one."""
+    t = _allstar_table(small_mock["allstar"])
+    n = t["id"].value_counts()
+    multi = t[t["id"].isin(n.index[n > 1])]
+    assert multi["id"].nunique() > 0.08 * t["id"].nunique()
+    dup = (multi["extratarg"] & (1 << flags.EXTRATARG_DUPLICATE)) != 0
+    best = multi.groupby("id")["snr"].transform("max") == multi["snr"]
+    np.testing.assert_array_equal(dup.to_numpy(), ~best.to_numpy())
+    assert (multi.groupby("id")["field"].nunique() == multi.groupby("id").size()).all()
+    pairs = multi[multi["id"].isin(n.index[n == 2])].groupby("id")["telescope"].nunique()
+    assert (pairs == 2).all()  # a pair: one entry from each telescope
+    single = t[t["id"].isin(n.index[n == 1])]
+    assert not ((single["extratarg"] & (1 << flags.EXTRATARG_DUPLICATE)) != 0).any()
+
+
+def test_missing_abundances_are_dr17_like(small_mock):
+    """N and C go missing most (together, more in warm giants), Fe and Mg least."""
+    doc = small_mock["truth_doc"]
+    miss = {el: len(v) for el, v in doc["missing_elements"].items()}
+    assert miss["N_FE"] > miss["O_FE"] > miss["MG_FE"] and miss["C_FE"] > miss["FE_H"]
+    assert set(doc["missing_elements"]["C_FE"]) <= set(doc["missing_elements"]["N_FE"])
+    t = _allstar_table(small_mock["allstar"])
+    n_nan = np.isnan(t[list(ELEMENTS)].to_numpy()).any(axis=1)
+    warm = t["teff"] > 5000
+    giants = (t["teff"] > 3900) & (t["teff"] < 5300)
+    assert np.isnan(t["N_FE"][warm & giants]).mean() > 2 * np.isnan(t["N_FE"][~warm & giants]).mean()
+    pool = small_mock["summary"]["n_pool"]
+    assert 0.03 < small_mock["summary"]["cases"]["finite_abundances"] / pool < 0.12
+    assert n_nan.sum() >= small_mock["summary"]["cases"]["finite_abundances"]
+    # the draws behind it: the rates of MISSING_RATES
+    rng = np.random.default_rng(0)
+    m = draw_missing(np.full(200_000, 5300.0), rng)
+    for j, el in enumerate(ELEMENTS):
+        base, warm_rate = MISSING_RATES[el]
+        assert abs(m[:, j].mean() - (base + warm_rate)) < 0.003, el
 
 
 def test_truth_file(small_mock, mock_truth):
-    doc = small_mock["truth_doc"]
+    doc, s = small_mock["truth_doc"], small_mock["summary"]
     from oti import __version__
 
     assert {k: doc["truth"][k] for k in mock_truth} == mock_truth
     assert doc["seed"] == 123 and doc["n_stars"] == 2000
     assert doc["oti_version"] == __version__
     assert set(doc["abundance_model"]["coefficients"]) == set(ELEMENTS)
-    assert doc["decoys"] == small_mock["summary"]["decoys"]
-    for cls, n in doc["decoys"].items():
-        if cls == "finite_abundances":
-            assert sum(n.values()) >= len(ELEMENTS)
-            assert all(len(doc["decoy_ids"][cls][e]) == k for e, k in n.items())
-        else:
-            assert 12 <= n == len(doc["decoy_ids"][cls])
+    assert doc["summary"] == s
+    # every row is counted once: removed at one step, or kept
+    assert sum(s["cutflow"].values()) + s["n_parent_default"] == s["n_allstar_rows"]
+    rows = [r for v in doc["planted"].values() for r in v]
+    assert len(rows) == len(set(rows)) and 0 <= min(rows) and max(rows) < s["n_allstar_rows"]
+    assert s["n_allstar_rows"] - len(rows) == s["n_clean"]  # the clean stars fail nothing
+    assert all(n >= 12 for k, n in s["cases"].items() if k != "finite_abundances")
+    assert s["cases"]["duplicates"] == s["n_allstar_rows"] - s["n_unique_stars"]
 
 
 def test_deterministic_and_atomic(tmp_path, mock_truth):
@@ -134,7 +217,7 @@ def test_abundances_are_functions_of_integrals(exact_mock):
     """With errors off, the observed abundances scatter around the model evaluated
     at the star's (E, L_z) exactly as much as the intrinsic scatter + error."""
     truth = exact_mock["truth_params"]
-    parent, _, _ = build_parent_sample(exact_mock["allstar"], exact_mock["gaia"], ALL)
+    parent = build_parent_sample(exact_mock["allstar"], exact_mock["gaia"], ALL).parent
     xyz, vxyz = _galactocentric(parent, truth)
     model = truth_model(truth)
     E, lz = integrals(model, xyz, vxyz)
@@ -154,8 +237,7 @@ def test_phase_independence_along_orbits(exact_mock):
     import gala.potential as gp
 
     truth = exact_mock["truth_params"]
-    parent, _, _ = build_parent_sample(exact_mock["allstar"], exact_mock["gaia"], ALL)
-    parent = parent.iloc[:40]
+    parent = build_parent_sample(exact_mock["allstar"], exact_mock["gaia"], ALL).parent.iloc[:40]
     xyz, vxyz = _galactocentric(parent, truth)
     model = truth_model(truth)
     am = AbundanceModel(model)
@@ -203,7 +285,7 @@ def test_phase_mixing_ks(mock_truth):
 def test_gradient_sizes(small_mock):
     """Mean abundance varies by a few hundredths to ~0.1 dex across the z-v_z plane."""
     truth = small_mock["truth_params"]
-    parent, _, _ = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL)
+    parent = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL).parent
     xyz, vxyz = _galactocentric(parent, truth)
     model = truth_model(truth)
     E, lz = integrals(model, xyz, vxyz)
@@ -299,7 +381,7 @@ def test_low_alpha_sequence_refuses_the_polygon_tip():
 
 def test_mock_alpha_plane_has_no_edge_ridge(small_mock):
     """The clean stars of the mock fill the low-alpha sequence; none sit on the polygon's edge."""
-    _, _, quality = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL)
+    quality = build_parent_sample(small_mock["allstar"], small_mock["gaia"], ALL).prealpha
     mh, alpha = quality["M_H"].to_numpy(), quality["ALPHA_M"].to_numpy()
     lo, hi = _alpha_bounds(mh)
     inside = (alpha >= lo - 1e-6) & (alpha <= hi + 1e-6)  # float32 column; decoys lie outside
@@ -334,7 +416,7 @@ def test_sensitivity_a2_to_disk_mass(big_mock, capsys):
     """a2(O_FE) with truth-frame actions: ~0 at the truth disk mass, clearly
     non-zero with opposite signs at truth -/+ 0.4."""
     truth = big_mock["truth_params"]
-    parent, _, _ = build_parent_sample(big_mock["allstar"], big_mock["gaia"], ALL)
+    parent = build_parent_sample(big_mock["allstar"], big_mock["gaia"], ALL).parent
     xyz, vxyz = _galactocentric(parent, truth)
     res = {}
     for df in (-0.4, 0.0, 0.4):

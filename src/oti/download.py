@@ -7,14 +7,16 @@ that a file replaced upstream in between is fetched whole instead of
 spliced), applies separate connect and read
 timeouts, retries transient failures (connection errors, read timeouts,
 truncated bodies, HTTP 5xx/408/429) with capped exponential back-off, checks
-the expected size and SHA-256 when they are known, and only then renames the
-file into place with :func:`os.replace`.  Without a pinned SHA-256 the digest
-of the first download is recorded beside the file (``<dest>.sha256``, in
-``sha256sum`` format) and later calls verify the file against it
+the expected size, SHA-256 and SHA-1 when they are known, and only then
+renames the file into place with :func:`os.replace`.  SHA-1 is accepted
+beside SHA-256 because the SDSS Science Archive Server publishes SHA-1 sum
+lists: a user can pin SDSS's own digest.  Without a pinned SHA-256 the
+digest of the first download is recorded beside the file (``<dest>.sha256``,
+in ``sha256sum`` format) and later calls verify the file against it
 (:func:`verify_existing`).
 
 Nothing half-written ever appears at ``dest``: a size or digest mismatch
-deletes the ``.part`` and raises :class:`IntegrityError`.
+deletes the ``.part`` and raises :class:`IntegrityError` naming the file.
 
 Without a network (the host does not resolve, the connection is refused or
 the network is unreachable, before any connection has succeeded) the call
@@ -24,7 +26,7 @@ a network.
 
 Command line::
 
-    python -m oti.download URL DEST [--sha256 HEX] [--size BYTES]
+    python -m oti.download URL DEST [--sha256 HEX] [--sha1 HEX] [--size BYTES]
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ __all__ = [
     "NetworkUnavailableError",
     "download",
     "verify_existing",
-    "sha256_file",
+    "file_digests",
     "read_recorded_digest",
     "record_digest",
     "part_path",
@@ -98,7 +100,7 @@ class HTTPStatusError(DownloadError):
 
 
 class IntegrityError(DownloadError):
-    """Size or SHA-256 of a downloaded or existing file is not the expected one."""
+    """Size, SHA-256 or SHA-1 of a downloaded or existing file is not the expected one."""
 
 
 class NetworkUnavailableError(DownloadError):
@@ -148,24 +150,30 @@ def digest_path(dest: str | Path) -> Path:
     return dest.with_name(dest.name + ".sha256")
 
 
-def sha256_file(path: str | Path, chunk_size: int = _HASH_CHUNK) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
+#: hex digest length of each accepted hash algorithm
+_HEX_LENGTH = {"sha256": 64, "sha1": 40}
+_NAME = {"sha256": "SHA-256", "sha1": "SHA-1"}
+
+
+def file_digests(path: str | Path, algorithms=("sha256",), chunk_size: int = _HASH_CHUNK) -> dict[str, str]:
+    """Hex digests {algorithm: hex} of a file ("sha256", "sha1"), read once in chunks."""
+    hs = {a: hashlib.new(a) for a in algorithms}
     with open(path, "rb") as f:
         while True:
             block = f.read(chunk_size)
             if not block:
                 break
-            h.update(block)
-    return h.hexdigest()
+            for h in hs.values():
+                h.update(block)
+    return {a: h.hexdigest() for a, h in hs.items()}
 
 
-def _normalise_sha(sha256: str | None) -> str | None:
-    if sha256 is None:
+def _normalise_sha(digest: str | None, algorithm: str = "sha256") -> str | None:
+    if digest is None:
         return None
-    s = sha256.strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{64}", s):
-        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+    s = digest.strip().lower()
+    if not re.fullmatch(rf"[0-9a-f]{{{_HEX_LENGTH[algorithm]}}}", s):
+        raise ValueError(f"not a {_NAME[algorithm]} hex digest: {digest!r}")
     return s
 
 
@@ -196,28 +204,37 @@ def verify_existing(
     dest: str | Path,
     *,
     sha256: str | None = None,
+    sha1: str | None = None,
     size: int | None = None,
     record: bool = True,
     logger: logging.Logger | None = None,
 ) -> str:
     """Verify a file already at ``dest`` and return its SHA-256.
 
-    Checked against ``size`` and ``sha256`` when given, else against the
-    digest recorded in ``<dest>.sha256``; when there is neither, the digest
-    is recorded (``record=True``), e.g. for a file the user placed by hand.
-    Raises :class:`FileNotFoundError` when ``dest`` is missing and
-    :class:`IntegrityError` on any mismatch.
+    Checked against ``size``, ``sha1`` and ``sha256`` when given; without
+    ``sha256`` against the digest recorded in ``<dest>.sha256``; when there
+    is none, the digest is recorded (``record=True``), e.g. for a file the
+    user placed by hand. Raises :class:`FileNotFoundError` when ``dest`` is
+    missing and :class:`IntegrityError` on any mismatch.
     """
     log = logger or _LOG
     dest = Path(dest)
     sha256 = _normalise_sha(sha256)
+    sha1 = _normalise_sha(sha1, "sha1")
     actual_size = dest.stat().st_size  # FileNotFoundError when missing
     if size is not None and actual_size != size:
         raise IntegrityError(
             f"{dest}: size is {actual_size} bytes, expected {size}; the file is "
             f"corrupt or incomplete. Delete it to download it again."
         )
-    digest = sha256_file(dest)
+    digests = file_digests(dest, ("sha256", "sha1") if sha1 else ("sha256",))
+    digest = digests["sha256"]
+    if sha1 is not None and digests["sha1"] != sha1:
+        raise IntegrityError(
+            f"{dest}: SHA-1 is {digests['sha1']}, expected {sha1} (pinned in the "
+            f"config); the file is corrupt or not the expected release. "
+            f"Delete it to download it again."
+        )
     if sha256 is not None:
         if digest != sha256:
             raise IntegrityError(
@@ -536,6 +553,7 @@ def download(
     dest: str | Path,
     *,
     sha256: str | None = None,
+    sha1: str | None = None,
     size: int | None = None,
     connect_timeout: float = 30,
     read_timeout: float = 60,
@@ -558,10 +576,11 @@ def download(
     dest
         Final path.  If it exists and verifies (:func:`verify_existing`) the
         call returns at once without touching the network.
-    sha256, size
-        Expected SHA-256 (hex) and size in bytes, when known.  Without
-        ``sha256`` the digest is recorded in ``<dest>.sha256`` and later
-        calls verify against it.
+    sha256, sha1, size
+        Expected SHA-256 and SHA-1 (hex) and size in bytes, when known
+        (SHA-1: the digest the SDSS archive publishes).  Without ``sha256``
+        the SHA-256 is recorded in ``<dest>.sha256`` and later calls verify
+        against it.
     connect_timeout, read_timeout
         Seconds to establish a connection / to wait for any data.
     retries
@@ -589,11 +608,12 @@ def download(
     log = logger or _LOG
     dest = Path(dest)
     sha256 = _normalise_sha(sha256)
+    sha1 = _normalise_sha(sha1, "sha1")
     if size is not None and size < 0:
         raise ValueError(f"size must be >= 0, got {size}")
 
     if dest.exists():
-        verify_existing(dest, sha256=sha256, size=size, logger=log)
+        verify_existing(dest, sha256=sha256, sha1=sha1, size=size, logger=log)
         log.info("%s already present and verified", dest)
         return dest
 
@@ -647,13 +667,20 @@ def download(
         raise IntegrityError(
             f"{url}: downloaded {actual_size} bytes, expected {want_size}; the partial "
             f"file was deleted.", url=url)
-    digest = sha256_file(part)
+    digests = file_digests(part, ("sha256", "sha1") if sha1 else ("sha256",))
+    digest = digests["sha256"]
+    if sha1 is not None and digests["sha1"] != sha1:
+        _discard_partial(dest)
+        raise IntegrityError(
+            f"{url}: SHA-1 of the download for {dest} is {digests['sha1']}, expected {sha1} "
+            f"(pinned in the config); the file is corrupt or not the expected release and "
+            f"was deleted.", url=url)
     if expected_sha is not None and digest != expected_sha:
         _discard_partial(dest)
         extra = ("" if sha256 else
                  f" If the upstream file changed on purpose, delete {digest_path(dest)}.")
         raise IntegrityError(
-            f"{url}: SHA-256 of the download is {digest}, expected {expected_sha} "
+            f"{url}: SHA-256 of the download for {dest} is {digest}, expected {expected_sha} "
             f"({expected_from}); the file is corrupt or not the expected release and "
             f"was deleted.{extra}", url=url)
     record_digest(dest, digest)
@@ -671,10 +698,11 @@ def download(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m oti.download",
-        description="Download a file robustly (resume, retries, size/SHA-256 check).")
+        description="Download a file robustly (resume, retries, size/SHA-256/SHA-1 check).")
     p.add_argument("url")
     p.add_argument("dest")
     p.add_argument("--sha256", help="expected SHA-256 (hex)")
+    p.add_argument("--sha1", help="expected SHA-1 (hex), e.g. from the SDSS archive's sha1sum lists")
     p.add_argument("--size", type=int, help="expected size in bytes")
     p.add_argument("--retries", type=int, default=5)
     p.add_argument("--connect-timeout", type=float, default=30)
@@ -686,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if a.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
-        path = download(a.url, a.dest, sha256=a.sha256, size=a.size, retries=a.retries,
+        path = download(a.url, a.dest, sha256=a.sha256, sha1=a.sha1, size=a.size, retries=a.retries,
                         connect_timeout=a.connect_timeout, read_timeout=a.read_timeout,
                         backoff=a.backoff, progress_interval=a.progress_interval)
     except (DownloadError, ValueError) as e:

@@ -210,9 +210,44 @@ def draw_abundances(abund: AbundanceModel, E: np.ndarray, lz: np.ndarray,
 
 
 def draw_stellar_parameters(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """TEFF [K], LOGG, SNR, TEFF_ERR, LOGG_ERR of n red giants, safely inside the cuts, each (n,)."""
+    """TEFF [K], LOGG, SNR, TEFF_ERR, LOGG_ERR of n red giants, safely inside the cuts, each (n,).
+
+    S/N >= 72: in DR17 a star below 70 carries SN_WARN and hence STAR_WARN
+    (:mod:`oti.mock.flags`), so every parent-sample star has S/N > 70.
+    """
     teff = rng.uniform(3900.0, 5300.0, n)
     logg = np.clip(1.7 + (teff - 3900.0) / 1400.0 * 1.4 + rng.normal(0, 0.15, n), 1.65, 3.3)
-    snr = np.clip(25.0 + rng.lognormal(np.log(120.0), 0.6, n), 25.0, 1500.0)
+    snr = np.clip(72.0 + rng.lognormal(np.log(80.0), 0.7, n), 72.0, 1500.0)
     return {"TEFF": teff, "LOGG": logg, "SNR": snr, "TEFF_ERR": rng.uniform(8, 15, n),
             "LOGG_ERR": rng.uniform(0.02, 0.04, n)}
+
+
+#: DR17-like chance that ASPCAP reports no value (NaN) for an element of a red
+#: giant with S/N > 70, ``base + warm * clip((TEFF - 4800 K) / 500 K, 0, 1)``:
+#: C and N (molecular CN/CO bands) and O (OH) fade in warmer giants; C and N
+#: go missing together. An estimate (the DR17 catalog could not be read here),
+#: not a measurement; docs/science.md, "Parent sample".
+MISSING_RATES: dict[str, tuple[float, float]] = {
+    "FE_H": (0.002, 0.0),
+    "C_FE": (0.008, 0.06),
+    "N_FE": (0.012, 0.10),
+    "O_FE": (0.006, 0.04),
+    "MG_FE": (0.002, 0.0),
+    "SI_FE": (0.003, 0.0),
+    "MN_FE": (0.010, 0.01),
+    "NI_FE": (0.005, 0.0),
+}
+
+
+def draw_missing(teff: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Which elements ASPCAP leaves NaN, (n, len(ALL_ELEMENTS)) bool, for giants of TEFF (n,) [K].
+
+    Probabilities :data:`MISSING_RATES`; C and N share one uniform draw, so a
+    star missing C (the rarer) misses N too.
+    """
+    teff = np.asarray(teff, float)
+    warm = np.clip((teff - 4800.0) / 500.0, 0.0, 1.0)
+    u = rng.uniform(size=(teff.size, len(ALL_ELEMENTS)))
+    u[:, ALL_ELEMENTS.index("C_FE")] = u[:, ALL_ELEMENTS.index("N_FE")]
+    base, slope = np.array([MISSING_RATES[el] for el in ALL_ELEMENTS]).T
+    return u < base[None, :] + warm[:, None] * slope[None, :]

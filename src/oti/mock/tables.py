@@ -1,14 +1,16 @@
 """The mock's two FITS tables: DR17 allStar and Gaia DR3 cross-match layouts, IDs, writing.
 
-Column names and dtypes follow the DR17 allStar data model (RA/DEC float64;
-TEFF, LOGG, SNR, VHELIO_AVG, M_H, ALPHA_M and X_FE (+ _ERR) float32; the
-APOGEE(2)_TARGET* columns int32 -- bit 31 set makes them negative, as in DR17;
-ASPCAPFLAG, STARFLAG and MEMBERFLAG int64; EXTRATARG int16; DR17's own Gaia
-EDR3 columns GAIAEDR3_SOURCE_ID int64 and GAIAEDR3_PARALLAX, _PMRA, _PMDEC
-(+ _ERROR) float32, equal to the cross-match values, source id 0 and NaN on
-rows without a cross-match) and the Gaia DR3 archive (lowercase; source_id
-int64; ra, dec, parallax, pmra, pmdec float64; their errors float32).
-Missing abundances are NaN (DR17 convention; earlier releases used -9999).
+Column names and dtypes follow the DR17 allStar data model (APOGEE_ID,
+TELESCOPE, FIELD strings of 30, 6 and 20 characters; RA/DEC float64; TEFF,
+LOGG, SNR, VHELIO_AVG, M_H, ALPHA_M and X_FE (+ _ERR) float32; the
+APOGEE(2)_TARGET* columns and EXTRATARG int32 -- bit 31 set makes a targeting
+column negative, as in DR17; ASPCAPFLAG, STARFLAG and MEMBERFLAG int64;
+DR17's own Gaia EDR3 columns GAIAEDR3_SOURCE_ID int64 and GAIAEDR3_PARALLAX,
+_PMRA, _PMDEC (+ _ERROR) float32, equal to the cross-match values, source id
+0 and NaN on rows without a Gaia source) and the Gaia DR3 archive
+(lowercase; source_id int64 with TNULL :data:`SOURCE_ID_NULL`; ra, dec,
+parallax, pmra, pmdec float64; their errors float32). Missing values are NaN
+(DR17 convention; earlier releases used -9999).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from ..io import atomic_path
 
 #: allStar columns in file order: (name, FITS format, unit)
 ALLSTAR_LAYOUT: tuple[tuple[str, str, str | None], ...] = (
-    ("APOGEE_ID", "18A", None),
-    ("TELESCOPE", "8A", None),
-    ("FIELD", "16A", None),
+    ("APOGEE_ID", "30A", None),
+    ("TELESCOPE", "6A", None),
+    ("FIELD", "20A", None),
     ("RA", "D", "deg"),
     ("DEC", "D", "deg"),
     ("SNR", "E", None),
@@ -42,7 +44,7 @@ ALLSTAR_LAYOUT: tuple[tuple[str, str, str | None], ...] = (
     ("ASPCAPFLAG", "K", None),
     ("STARFLAG", "K", None),
     ("MEMBERFLAG", "K", None),
-    ("EXTRATARG", "I", None),
+    ("EXTRATARG", "J", None),
     ("APOGEE_TARGET1", "J", None),
     ("APOGEE_TARGET2", "J", None),
     ("APOGEE2_TARGET1", "J", None),
@@ -59,7 +61,7 @@ ALLSTAR_LAYOUT: tuple[tuple[str, str, str | None], ...] = (
 
 #: Gaia DR3 cross-match columns in file order: (name, FITS format, unit)
 GAIA_LAYOUT: tuple[tuple[str, str, str | None], ...] = (
-    ("apogee_id", "18A", None),
+    ("apogee_id", "30A", None),
     ("source_id", "K", None),
     ("ra", "D", "deg"),
     ("ra_error", "E", "mas"),
@@ -74,6 +76,10 @@ GAIA_LAYOUT: tuple[tuple[str, str, str | None], ...] = (
     ("ruwe", "E", None),
     ("phot_g_mean_mag", "E", "mag"),
 )
+
+
+#: TNULL of the cross-match's source_id (astropy's fill value of a masked int64 column)
+SOURCE_ID_NULL = 999999
 
 
 def apogee_ids(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
@@ -118,13 +124,13 @@ def gaia_source_ids(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def fits_array(a: np.ndarray, fmt: str) -> np.ndarray:
     """``a`` in the dtype of FITS format ``fmt``: 'nA' str, 'D' float64, 'E' float32,
-    'K' int64, 'I' int16, 'J' int32 (the low 32 bits: bit 31 set makes it negative)."""
+    'K' int64, 'J' int32 (the low 32 bits: bit 31 set makes it negative)."""
     a = np.asarray(a)
     if fmt.endswith("A"):
         return a.astype(f"U{fmt[:-1]}")
     if fmt == "J":
         return a.astype(np.int64).astype(np.uint32).view(np.int32)
-    return a.astype({"D": np.float64, "E": np.float32, "K": np.int64, "I": np.int16}[fmt])
+    return a.astype({"D": np.float64, "E": np.float32, "K": np.int64}[fmt])
 
 
 def table_columns(layout, values: dict[str, np.ndarray], rows: np.ndarray
@@ -135,11 +141,16 @@ def table_columns(layout, values: dict[str, np.ndarray], rows: np.ndarray
 
 
 def write_fits(path: str | Path, columns: list[tuple[str, str, np.ndarray, str | None]],
-               extname: str, comment: str) -> None:
-    """Write a primary HDU (``comment``, MOCK = True) and one binary table, atomically."""
+               extname: str, comment: str, nulls: dict[str, int] | None = None) -> None:
+    """Write a primary HDU (``comment``, MOCK = True) and one binary table, atomically.
+
+    ``nulls``: the TNULL value of integer columns, by name.
+    """
     from astropy.io import fits
 
-    cols = [fits.Column(name=n, format=f, array=a, unit=unit) for n, f, a, unit in columns]
+    nulls = nulls or {}
+    cols = [fits.Column(name=n, format=f, array=a, unit=unit, null=nulls.get(n))
+            for n, f, a, unit in columns]
     hdu = fits.BinTableHDU.from_columns(cols, name=extname)
     prim = fits.PrimaryHDU()
     prim.header["COMMENT"] = comment
