@@ -1,4 +1,5 @@
-"""Rule recovery: the mock's injected truth against the joint and per-element fits."""
+"""Rule recovery: the mock's injected truth against the profile's identified quantities (the verdict)
+and the Nelder-Mead fits (information)."""
 
 import logging
 
@@ -10,7 +11,7 @@ from oti.report import recovery_report
 
 def main(smk):
     rep = recovery_report(pd.read_csv(smk.input.joint), pd.read_csv(smk.input.per_element),
-                          pd.read_parquet(smk.input.valleys), pd.read_csv(smk.input.force),
+                          pd.read_csv(smk.input.headline),
                           read_truth(smk.input.truth), smk.params.n_sigma, smk.params.x0)
     logging.getLogger("oti").info("\n%s", rep["md"])
     write_json(rep["json"], smk.output.json)

@@ -1,4 +1,4 @@
-"""Rule table1: Table 1 of the paper as LaTeX, Markdown and CSV."""
+"""Rule table1: Table 1 of the paper as LaTeX, Markdown and CSV, with the rows identified by the data."""
 
 import logging
 
@@ -9,7 +9,8 @@ from oti.report import table1
 
 
 def main(smk):
-    t = table1(pd.read_csv(smk.input.joint), list(smk.params.exclude))
+    t = table1(pd.read_csv(smk.input.joint), list(smk.params.exclude), profile=pd.read_csv(smk.input.profile),
+               starts=pd.read_csv(smk.input.starts), x0=smk.params.x0)
     logging.getLogger("oti").info("Table 1:\n%s", t["md"])
     write_text(t["tex"], smk.output.tex)
     write_text(t["md"], smk.output.md)

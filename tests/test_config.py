@@ -14,14 +14,14 @@ SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").r
 def test_nested_cli_strings_become_numbers():
     cfg = {"seed": 42, "optimize": {"n_bootstrap": "32", "chunk_size": "8", "fatol": "1e-9", "xatol": "0.1"},
            "mock": {"errors": "false", "truth": {"hz": "0.3"}},
-           "valleys": {"hz": ["0.2", "0.3"]},
+           "profile": {"hz": ["0.2", "0.3"], "fd_steps": ["5", "0.5"]},
            "cuts": {"target_bits": {"APOGEE2_TARGET3": ["5", "14"]}},
            "dataset": "mock", "elements": ["O_FE"]}
     out = coerce_cli_strings(cfg, SCHEMA)
     assert out is cfg
     assert cfg["optimize"] == {"n_bootstrap": 32, "chunk_size": 8, "fatol": 1e-9, "xatol": 0.1}
     assert cfg["mock"] == {"errors": False, "truth": {"hz": 0.3}}
-    assert cfg["valleys"]["hz"] == [0.2, 0.3]
+    assert cfg["profile"]["hz"] == [0.2, 0.3] and cfg["profile"]["fd_steps"] == [5.0, 0.5]
     assert cfg["cuts"]["target_bits"]["APOGEE2_TARGET3"] == [5, 14]
     assert cfg["dataset"] == "mock" and cfg["elements"] == ["O_FE"]  # strings stay strings
 

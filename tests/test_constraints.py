@@ -1,4 +1,4 @@
-"""Constraints: per-element Gaussian, joint combination, derived masses, the joint table's solar values."""
+"""Constraints: per-element Gaussian, joint combination, derived masses."""
 
 import numpy as np
 import pandas as pd
@@ -7,7 +7,7 @@ import pytest
 from oti import constants as K
 from oti.constraints import (
     Constraint, aggregate_constraints, constraint_from_row, constraints_table,
-    derived_quantities, element_constraint, joint_constraint, joint_constraint_from_trials, joint_solar,
+    derived_quantities, element_constraint, joint_constraint, joint_constraint_from_trials,
 )
 from oti.potential import MassModel
 
@@ -135,14 +135,6 @@ def test_derived_quantities_count_samples_without_a_halo(caplog):
     assert len(msgs) == 1 and msgs[0].startswith("high: ")
     n = int(msgs[0].split(": ")[1].split(" of ")[0])
     assert 0 < n < 400
-
-
-def test_joint_solar_reads_the_all_row():
-    with pytest.raises(ValueError, match="joint.csv.*'all'"):
-        joint_solar(pd.DataFrame({"name": ["excluding"], "zsun": [1.0], "vzsun": [2.0]}))
-    assert joint_solar(pd.DataFrame({"name": ["all"], "zsun": [17.0], "vzsun": [8.5]})) == (17.0, 8.5)
-    with pytest.raises(ValueError, match="non-finite"):
-        joint_solar(pd.DataFrame({"name": ["all"], "zsun": [np.nan], "vzsun": [8.5]}))
 
 
 def test_aggregate_constraints_per_element_and_joint_rows():

@@ -21,7 +21,7 @@ from workflow_helpers import REPO, snakemake
 
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 RES = "results/mock"
-FIGURES = [f"fig{i}" for i in range(1, 9)] + ["recovery", "valleys"]
+FIGURES = [f"fig{i}" for i in range(1, 9)] + ["recovery", "valleys", "vertical_force"]
 FIGURE_TABLE = REPO / "workflow" / "figures.yaml"
 CAPTIONS = REPO / "workflow" / "report"
 N_ELEMENTS_TINY = 3  # tests/data/tiny.yaml: FE_H, O_FE, MG_FE
@@ -77,39 +77,58 @@ def test_pick_grid_values():
     assert pick_grid_values([1.0]) == pytest.approx([1.0])
 
 
-def _valley_tables(hz_values, elements=("O_FE", "MG_FE")):
-    """Crossing table with forces, its lines, a joint table and the force table (made-up values)."""
-    curves = pd.DataFrame([{"element": el, "hz": hz, "mdisk_f": 1.0 + 2.0 * (hz - 0.28) + 0.1 * k, "mdisk_f_err": 0.1,
-                            "sigma_kz": 50.0 + k} for k, el in enumerate(elements) for hz in hz_values])
-    lines = pd.DataFrame([{"element": el, "hz_ref": 0.28, "mdisk_f_ref": 1.0 + 0.1 * k, "dmdisk_f_dhz": 2.0}
-                          for k, el in enumerate(elements)])
+def _profile_tables(hz_values=(0.2, 0.3, 0.4), elements=("O_FE", "MG_FE")):
+    """Made-up tables of the profile stage: valleys, chi^2, Nelder-Mead joint, force and headline."""
+    rows = []
+    for name in ("all", "excluding", *elements):
+        for k, hz in enumerate(hz_values):
+            rows.append({"name": name, "hz": hz, "in_range": k > 0, "mdisk_f": 1.0 + 2.0 * (hz - 0.28),
+                         "mdisk_f_err": 0.05})
+    valleys = pd.DataFrame(rows)
+    chi2 = pd.DataFrame([{"hz": hz, "mdisk_f": f, "chi2_all": 5.0 + 100 * (f - 1.0 - 2.0 * (hz - 0.28)) ** 2}
+                         for hz in hz_values for f in np.round(np.arange(0.6, 1.61, 0.05), 2)])
     joint = pd.DataFrame([{"name": "all", "mdisk_f": 1.05, "hz": 0.28, "cov_mdisk_f_mdisk_f": 0.01,
                            "cov_mdisk_f_hz": 0.0, "cov_hz_hz": 0.001}])
-    force = pd.DataFrame([{"name": n, "z_kpc": 0.35, "sigma_kz": v, "sigma_kz_err": 2.0}
-                          for n, v in zip([*elements, "all"], [50.0, 51.0, 50.5])])
-    return curves, lines, joint, force
+    z = np.round(np.arange(0.0, 1.51, 0.05), 2)
+    force = pd.DataFrame([{"name": n, "hz": hz, "mdisk_f": 1.0, "z_kpc": zz, "sigma_kz": 130 * zz * (1 + hz - zz / 4),
+                           "sigma_kz_err": 2.0} for n in ("all", "excluding") for hz in hz_values[1:] for zz in z])
+    head = pd.DataFrame([{"name": n, "quantity": q, "value": v, "err_stat": e, "err_sys": y, "unit": "", "note": ""}
+                         for n in ("all", "excluding")
+                         for q, v, e, y in (("z_p", 0.4, 0.03, np.nan), ("sigma_z_p", 53.5, 1.5, 0.8),
+                                            ("z_ref", 1.1, np.nan, np.nan), ("sigma_z_ref", 71.0, 3.0, 4.0))])
+    return valleys, chi2, joint, force, head
 
 
-@pytest.mark.parametrize("hz_values", [[0.2, 0.3, 0.4], [0.25]])
-def test_valleys_figure_draws_the_force_panel_only_with_a_force_table(hz_values):
+def test_profile_figures_draw_from_the_profile_tables(tmp_path):
+    """The registered valleys and vertical-force figures read the profile's tables (and the truth's force)."""
     import matplotlib.pyplot as plt
 
-    from oti.figures.valleys import fig_valleys
+    from oti.figures import save
 
-    curves, lines, joint, force = _valley_tables(hz_values)
-    fig = fig_valleys(curves, lines, joint, ["O_FE", "MG_FE"], {"mdisk_f": 1.2, "hz": 0.27}, force, 53.3)
-    assert len(fig.axes) == 2
-    right = fig.axes[1]
-    ys = np.concatenate([np.ravel(ln.get_ydata()) for ln in right.lines])
-    assert 53.3 in ys and 50.5 in ys  # truth and joint lines
-    # one summary point +-1 sigma per element, right of the data and apart from each other
-    xs = [float(np.ravel(c.lines[0].get_xdata())[0]) for c in right.containers]
-    assert len(xs) == 2 and min(xs) > max(hz_values) and xs[0] != xs[1]
-    assert right.get_xlim()[1] > max(xs)
-    plt.close(fig)
-    fig = fig_valleys(curves.drop(columns="sigma_kz"), lines, joint, ["O_FE", "MG_FE"], None, force)
-    assert len(fig.axes) == 1
-    plt.close(fig)
+    valleys, chi2, joint, force, head = _profile_tables()
+    inputs = {}
+    truth_force = vertical_force_profile(1.2, 0.27, np.round(np.arange(0.0, 1.51, 0.05), 2))
+    for key, df in (("valleys", valleys), ("chi2", chi2), ("joint", joint), ("force", force), ("headline", head),
+                    ("truth_force", truth_force)):
+        df.to_csv(tmp_path / f"{key}.csv", index=False)
+        inputs[key] = str(tmp_path / f"{key}.csv")
+    (tmp_path / "truth.json").write_text(json.dumps({"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}))
+    inputs["truth"] = str(tmp_path / "truth.json")
+    fig = draw("valleys", inputs, {"elements": ["O_FE", "MG_FE"], "x0": [1.0, 0.28, 20.8, 7.78]})
+    assert len(fig.axes) == 3  # valleys, chi^2 map and its colour bar
+    xs = np.concatenate([np.ravel(ln.get_xdata()) for ln in fig.axes[0].lines])
+    assert 1.2 in xs and 1.0 in xs  # the truth and the start x0
+    save(fig, tmp_path / "v.pdf", tmp_path / "v.png")
+    assert png_dimensions(tmp_path / "v.png") == png_size("valleys")
+    fig = draw("vertical_force", inputs, {})
+    assert len(fig.axes) == 4  # all and excluding: the force and its relative spread
+    top = fig.axes[0]
+    ys = np.concatenate([np.ravel(ln.get_ydata()) for ln in top.lines])
+    assert truth_force["sigma_kz"].iloc[7] in ys  # the truth's profile, from rule truth_force's table
+    assert "53.5" in top.get_title() and "71.0" in top.get_title()
+    save(fig, tmp_path / "k.pdf", tmp_path / "k.png")
+    assert png_dimensions(tmp_path / "k.png") == png_size("vertical_force")
+    plt.close("all")
 
 
 # ------------------------------------------------------------ the figure table
@@ -124,7 +143,8 @@ def test_every_figure_of_the_table_has_a_plotting_function_and_a_caption():
     # the rule names and outputs the workflow's users and tests rely on
     rules = {name: entry["rule"] for name, entry in table.items()}
     assert rules == {**{f"fig{i}": f"fig{i}" for i in range(1, 9)}, "recovery": "fig_recovery",
-                     "valleys": "fig_valleys", "validation": "fig_validation"}
+                     "valleys": "fig_valleys", "vertical_force": "fig_vertical_force",
+                     "validation": "fig_validation", "start_sensitivity": "fig_start_sensitivity"}
     assert all(table[n]["output"] == f"figures/{n}" for n in FIGURES)
     assert table["validation"]["output"] == "validation/fig_validation"
     # every figure has a known pixel size
@@ -174,28 +194,6 @@ def test_truth_force_profile_agrees_with_the_valleys_force():
         assert sig == vertical_force_at(1.2, 0.27, zz), zz
     # another model gives another force (the table is the truth's, not a default's)
     assert vertical_force_profile(1.0, 0.28, [0.35])["sigma_kz"].iat[0] != tab.loc[tab.z_kpc == 0.35, "sigma_kz"].iat[0]
-
-
-def test_valleys_figure_reads_the_truth_force_from_its_table(tmp_path):
-    """The registered valleys figure draws the truth's K_z of rule truth_force's table, at the force table's z."""
-    import matplotlib.pyplot as plt
-
-    curves, lines, joint, force = _valley_tables([0.2, 0.3, 0.4])
-    inputs = {}
-    for key, df in (("curves", curves), ("lines", lines), ("joint", joint), ("force", force),
-                    ("truth_force", pd.DataFrame({"z_kpc": [0.3, 0.35, 0.4], "sigma_kz": [41.0, 53.25, 66.0]}))):
-        df.to_csv(tmp_path / f"{key}.csv", index=False)
-        inputs[key] = str(tmp_path / f"{key}.csv")
-    (tmp_path / "truth.json").write_text(json.dumps({"mdisk_f": 1.2, "hz": 0.27, "zsun": 17.0, "vzsun": 8.8}))
-    inputs["truth"] = str(tmp_path / "truth.json")
-    fig = draw("valleys", inputs, {"elements": ["O_FE", "MG_FE"]})
-    ys = np.concatenate([np.ravel(ln.get_ydata()) for ln in fig.axes[1].lines])
-    assert 53.25 in ys and 41.0 not in ys and 66.0 not in ys
-    plt.close(fig)
-    # a truth table without the force table's height is an error, not a silent gap
-    pd.DataFrame({"z_kpc": [0.3], "sigma_kz": [48.0]}).to_csv(inputs["truth_force"], index=False)
-    with pytest.raises(ValueError, match="no row at z = 0.35 kpc"):
-        draw("valleys", inputs, {"elements": ["O_FE", "MG_FE"]})
 
 
 def test_validation_figure_has_its_fixed_size(tmp_path):

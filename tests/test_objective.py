@@ -192,3 +192,33 @@ def test_resampled_objective_with_failed_stars_equals_row_by_row_evaluation(monk
         delta = Y[src][ok] - local_mean(pts, Y[src][ok], nbr, weighting)
         coeffs, _ = fit_fourier(tab["theta_z"].to_numpy()[ok], delta, YERR[src][ok])
         np.testing.assert_allclose(ev.coeffs, coeffs, rtol=1e-9, atol=1e-12)
+
+
+def test_objective_terms_sum_the_squares_of_the_chosen_coefficients(monkeypatch):
+    """Eq. 8 (a1, b1, a2) and the paper's check with c0 and b2 added, on known coefficients."""
+    import oti.objective as objective_module
+
+    known = np.array([0.1, 0.2, -0.3, 0.4, 0.5])
+    monkeypatch.setattr(objective_module, "fit_fourier", lambda t, d, s: (known.copy(), np.eye(5)))
+    p = [1.0, 0.28, 20.8, 7.78]
+    eq8 = Objective(FRAME, Y, YERR, k=16).evaluate(p)
+    assert eq8.value == 0.2 ** 2 + (-0.3) ** 2 + 0.4 ** 2
+    full = Objective(FRAME, Y, YERR, k=16, terms=["c0", "a1", "b1", "a2", "b2"]).evaluate(p)
+    assert full.value == pytest.approx(float(np.sum(known ** 2)), rel=1e-15)
+    assert full.value - eq8.value == pytest.approx(0.1 ** 2 + 0.5 ** 2, rel=1e-12)
+    assert Objective(FRAME, Y, YERR, k=16, terms=["a2"]).evaluate(p).value == 0.4 ** 2
+    # the order given does not matter: the sum runs in coefficient order
+    assert Objective(FRAME, Y, YERR, k=16, terms=["a2", "b1", "a1"]).evaluate(p).value == eq8.value
+
+
+def test_eq8_value_is_exactly_a1_b1_a2_squared():
+    """The default terms give the bits of a1^2 + b1^2 + a2^2 (the trials before terms were a key)."""
+    v = Objective(FRAME, Y, YERR, k=16).evaluate([1.05, 0.3, 19.0, 7.5])
+    c = v.coeffs
+    assert v.value == float(c[1] ** 2 + c[2] ** 2 + c[3] ** 2)
+
+
+@pytest.mark.parametrize("terms", [[], ["a3"], ["a1", "a1"]])
+def test_unknown_or_repeated_terms_are_refused(terms):
+    with pytest.raises(ValueError, match="distinct names among c0, a1, b1, a2, b2"):
+        Objective(FRAME, Y, YERR, k=16, terms=terms)

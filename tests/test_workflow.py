@@ -46,35 +46,52 @@ def test_every_output_exists_and_is_well_formed(run1):
     indep = joint[[f"{p}_err_independent" for p in ("mdisk_f", "hz", "zsun", "vzsun")]].to_numpy()
     assert np.isfinite(indep).all() and (indep > 0).all()
     t1 = pd.read_csv(r / "table1.csv")
-    assert set(t1["column"]) == {"all", "excluding"} and len(t1) == 12
-    assert np.isfinite(t1["error_independent"]).all()
+    nm = t1[t1["source"] == "nelder_mead"]  # the paper's rows
+    assert set(nm["column"]) == {"all", "excluding"} and len(nm) == 12
+    assert np.isfinite(nm["error_independent"]).all()
+    ident = t1[t1["source"] == "profile"]  # the rows identified by the data
+    assert set(ident["column"]) == {"all", "excluding"} and len(ident) == 10
+    assert set(t1.loc[t1["source"] == "start_sensitivity", "parameter"]) == {"Mdisk/Mdisk*", "h_z"}
     tex = (r / "table1.tex").read_text()
     assert "\\begin{deluxetable}" in tex and "\\enddata" in tex and "Excluding [Mg/Fe]" in tex
     md = (r / "table1.md").read_text()
     assert md.count("\n|") >= 7
+    assert "separately depend on the Nelder-Mead start: optimised from 3 starts" in md
+    # the start sensitivity: the same resamples from each start; start 1 is optimize.x0 (tiny.yaml),
+    # so its trials are the main trials 0-1
+    ss = pd.read_csv(r / "constraints/start_sensitivity.csv")
+    assert list(ss["name"]) == ["O_FE", "MG_FE", "joint"] * 3 and list(ss["start"]) == [0] * 3 + [1] * 3 + [2] * 3
+    assert ((ss["n_trials"] + ss["n_failed"]) == 2).all()
+    for el in ("O_FE", "MG_FE"):
+        again = pd.read_parquet(r / f"start_sensitivity/start1/{el}.parquet").drop(columns=["start", "wall_s"])
+        main = pd.read_parquet(r / f"trials/{el}/0.parquet").drop(columns="wall_s").iloc[:2]
+        pd.testing.assert_frame_equal(again, main, check_exact=True)
+    assert (r / "figures/start_sensitivity.png").stat().st_size > 5000
     rec = json.loads((r / "recovery.json").read_text())
     assert set(rec["joint"]["all"]) == {"mdisk_f", "hz", "zsun", "vzsun"} and isinstance(rec["pass"], bool)
     assert ("PASS" in (r / "recovery.md").read_text()) == rec["pass"]
     assert "pull_independent" in rec["joint"]["all"]["mdisk_f"]
-    # the a2 = 0 valleys: every element x h_z, at the joint fit's solar position
-    cur = pd.read_csv(r / "constraints/valleys.csv")
-    assert len(cur) == 3 * 3 and set(cur["element"]) == {"FE_H", "O_FE", "MG_FE"}
-    assert sorted(set(cur["hz"])) == [0.2, 0.3, 0.4]
-    lines = pd.read_csv(r / "constraints/valley_lines.csv")
-    assert sorted(lines["element"]) == ["FE_H", "MG_FE", "O_FE"]
-    assert set(rec["valleys"]) == {"FE_H", "O_FE", "MG_FE"}
-    assert "The a2 = 0 valleys at the true h_z" in (r / "recovery.md").read_text()
-    # the vertical force along the valleys (valleys.force_z from the schema default)
-    force = pd.read_csv(r / "constraints/vertical_force.csv")
-    assert list(force["name"]) == ["FE_H", "O_FE", "MG_FE", "all", "excluding"]
-    assert (force["z_kpc"] == 0.35).all() and set(rec["vertical_force"]["rows"]) == set(force["name"])
-    assert "vertical force at |z| = 0.35 kpc" in (r / "recovery.md").read_text()
-    # one job per h_z, each at the joint fit's solar position
-    for hz in (0.2, 0.3, 0.4):
-        vlog = (r / f"logs/grid/valleys/hz{hz}.log").read_text()
-        assert f"zsun={joint.loc[0, 'zsun']:.6g}" in vlog, vlog[-2000:]
-    parts = pd.concat(pd.read_parquet(r / f"grid/valleys/hz{hz}.parquet") for hz in (0.2, 0.3, 0.4))
-    pd.testing.assert_frame_equal(parts.reset_index(drop=True), pd.read_parquet(r / "grid/valleys.parquet"))
+    # the profile estimator: one job per h_z, concatenated in config order
+    parts = pd.concat(pd.read_parquet(r / f"profile/hz{hz}.parquet") for hz in (0.2, 0.3, 0.4))
+    pd.testing.assert_frame_equal(parts.reset_index(drop=True), pd.read_parquet(r / "profile/coefficients.parquet"))
+    models = pd.read_parquet(r / "profile/models.parquet")
+    assert len(models) == 3 * 7 and (models["iterations"] >= 1).all()  # f = 0.8 ... 1.4 by 0.1 at 3 h_z
+    assert "Gauss-Newton point(s)" in (r / "logs/profile/hz0.3.log").read_text()
+    head = pd.read_csv(r / "constraints/profile_headline.csv")
+    assert list(head.columns) == ["name", "quantity", "value", "err_stat", "err_sys", "unit", "note"]
+    assert list(head["name"].unique()) == ["all", "excluding", "FE_H", "O_FE", "MG_FE"]
+    assert set(head["quantity"]) == {"z_p", "sigma_z_p", "sigma_z_ref", "z_ref", "zsun", "vzsun",
+                                     "mdisk_f_at_hz_true"}
+    missing = head[~np.isfinite(head["value"])]
+    assert missing["note"].notna().all(), missing  # never a silent NaN
+    vt = pd.read_csv(r / "constraints/profile_valleys.csv")
+    assert len(vt) == 5 * 3 and sorted(set(vt["hz"])) == [0.2, 0.3, 0.4]
+    chi2 = pd.read_csv(r / "constraints/profile_chi2.csv")
+    assert {"chi2_all", "chi2_excluding"} <= set(chi2.columns) and len(chi2) == 3 * 7
+    # the verdict is on the identified quantities; the Nelder-Mead pulls stay as information
+    assert set(rec["identified"]) == {"all", "excluding"}
+    assert set(rec["identified"]["all"]) == {"sigma_z_p", "sigma_z_ref", "zsun", "vzsun", "mdisk_f_at_hz_true"}
+    assert "## Identified: all" in (r / "recovery.md").read_text()
     # every job wrote its log
     logs = list((r / "logs").rglob("*.log"))
     assert len(logs) >= 10 and all(p.stat().st_size > 0 for p in logs)
@@ -102,8 +119,7 @@ def test_resume_redoes_only_the_missing_trial_job(run1):
             if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert jobs.get("optimize_trials") == 1, out
     assert set(jobs) <= {"optimize_trials", "constraints", "table1", "recovery", "all", "total",
-                         "fig7", "fig8", "fig_recovery", "valley_coefficients", "valleys",
-                         "fig_valleys"}, out  # downstream of constraints
+                         "fig7", "fig8", "fig_recovery", "fig_valleys"}, out  # downstream of constraints
     snakemake(run1, "--cores", "2", "--configfile", "tiny.yaml")
     assert target.exists()
 
@@ -119,6 +135,8 @@ def test_resume_redoes_only_the_missing_trial_job(run1):
         ("grid={'f_min':1.5,'f_max':1.0}", "grid.f_min = 1.5 is above grid.f_max"),
         ("grid={'f_step':0.025}", "grid.f_step = 0.025 must be a multiple of 0.01"),
         ("run_name=../elsewhere", "run_name"),
+        ("profile={'hz_range':[0.6,0.9]}", "profile.hz_range = [0.6, 0.9] must be increasing and hold"),
+        ("profile={'n_bootstrap':4}", "profile.n_bootstrap = 4 must exceed the number of elements + 2 = 5"),
     ],
 )
 def test_bad_config_refused_before_any_job(tmp_path, override, key):
@@ -155,11 +173,11 @@ def test_named_run_keeps_its_own_outputs(tmp_path):
     assert "resources/mock-alt/allStarLite-mock.fits" in own and "results/mock-alt/table1.md" in own
 
 
-def test_repeated_valley_hz_refused_before_any_job(tmp_path):
-    """Each valleys.hz value is one job and one output file: a repeat is a config error."""
+def test_repeated_profile_hz_refused_before_any_job(tmp_path):
+    """Each profile.hz value is one job and one output file: a repeat is a config error."""
     wd = make_workdir(tmp_path / "dup", TINY)
-    (wd / "dup.yaml").write_text("valleys:\n  hz: [0.2, 0.3, 0.2]\n")
+    (wd / "dup.yaml").write_text("profile:\n  hz: [0.2, 0.3, 0.2]\n")
     res = snakemake(wd, "-n", "--configfile", "tiny.yaml", "dup.yaml", check=False)
     msg = res.stdout + res.stderr
-    assert res.returncode != 0 and "non-unique" in msg and "['valleys']['hz']" in msg, msg[-3000:]
+    assert res.returncode != 0 and "non-unique" in msg and "['profile']['hz']" in msg, msg[-3000:]
     assert not (wd / "results").exists()

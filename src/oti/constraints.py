@@ -220,17 +220,3 @@ def aggregate_constraints(
             for key in ("mdisk_err", "ratio_err"):
                 joint_df.loc[i, f"{key}_independent"] = indep[key]
     return per_df, joint_df
-
-
-def joint_solar(joint: pd.DataFrame, source: str = "joint.csv") -> tuple[float, float]:
-    """(z_sun [pc], v_z,sun [km/s]) of the all-elements row of a joint table (:func:`aggregate_constraints`).
-
-    ``source`` names the table in the errors (no single finite 'all' row).
-    """
-    row = joint[joint["name"] == "all"]
-    if len(row) != 1:
-        raise ValueError(f"{source}: expected one row with name 'all', found {len(row)}")
-    zsun, vzsun = float(row["zsun"].iloc[0]), float(row["vzsun"].iloc[0])
-    if not (np.isfinite(zsun) and np.isfinite(vzsun)):
-        raise ValueError(f"{source}: the 'all' row has non-finite zsun/vzsun ({zsun}, {vzsun})")
-    return zsun, vzsun

@@ -4,14 +4,15 @@ For p = (f, h_z [kpc], z_sun [pc], v_z,sun [km/s]) and one element on one
 bootstrap resample: solar offset -> Galactocentric phase space (fast frame),
 mass model at fixed v_circ -> per-star delta -> Staeckel actions/angles ->
 action-local abundance deviations (K neighbours) -> weighted Fourier fit ->
-objective a1^2 + b1^2 + a2^2 [dex^2]; +inf outside 0.4 < f < 1.8,
-0 < h_z < 2 kpc.
+objective a1^2 + b1^2 + a2^2 [dex^2] (the sum of the squares of any chosen
+coefficients: ``terms``); +inf outside 0.4 < f < 1.8, 0 < h_z < 2 kpc.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +22,7 @@ from . import constants as K
 from .actions import action_arrays
 from .bootstrap import resample_deviations
 from .deviation import abundance_deviation
-from .fourier import fit_fourier
+from .fourier import COEFF_NAMES, fit_fourier
 from .frame import FastFrame
 from .potential import MassModel
 from .resample import NeighbourMemory, Resample
@@ -30,6 +31,20 @@ log = logging.getLogger(__name__)
 
 #: default Nelder-Mead initial steps (5% of x0, as scipy's default simplex)
 DEFAULT_STEPS: tuple[float, float, float, float] = tuple(0.05 * x for x in K.X0)
+#: the Fourier coefficients that eq. 8 sums the squares of
+EQ8_TERMS: tuple[str, str, str] = ("a1", "b1", "a2")
+
+
+def term_indices(terms: Sequence[str]) -> tuple[int, ...]:
+    """Indices into (c0, a1, b1, a2, b2) of the objective's ``terms``, in that order.
+
+    ``terms``: distinct names among :data:`oti.fourier.COEFF_NAMES`, at least one.
+    """
+    names = list(terms)
+    unknown = [t for t in names if t not in COEFF_NAMES]
+    if unknown or not names or len(set(names)) != len(names):
+        raise ValueError(f"objective terms must be distinct names among {', '.join(COEFF_NAMES)}, got {names}")
+    return tuple(i for i, n in enumerate(COEFF_NAMES) if n in names)
 
 
 def in_bounds(p: np.ndarray) -> bool:
@@ -58,7 +73,9 @@ class Objective:
     :class:`oti.resample.Resample` of those N rows (None for the unresampled
     sample); ``k`` neighbours and their ``weighting``
     (:func:`oti.deviation.abundance_deviation`); ``backend`` of
-    :func:`oti.actions.actions_angles`.
+    :func:`oti.actions.actions_angles`; ``terms``: the coefficients whose
+    squares are summed (eq. 8: a1, b1, a2; the paper also checked adding c0
+    and b2).
 
     With a ``resample``, the copies of a star share its phase-space point,
     so actions and angles are computed once per distinct star and copied to
@@ -75,6 +92,7 @@ class Objective:
         backend: str = "galpy",
         order: int = 10,
         weighting: str = "uniform",
+        terms: Sequence[str] = EQ8_TERMS,
     ) -> None:
         n = len(frame)
         y = np.asarray(y, dtype=np.float64)
@@ -95,6 +113,7 @@ class Objective:
                 raise ValueError("resample: rows with the same source index must be copies "
                                  "of one star (same sky position and velocity)")
         self.k, self.backend, self.order, self.weighting = int(k), backend, int(order), weighting
+        self.terms = term_indices(terms)
         self.n_evals = 0
         # the previous evaluation's neighbour sets: search hints (speed only)
         self._memory = NeighbourMemory()
@@ -139,7 +158,9 @@ class Objective:
         tm["deviation"] = t3 - t2
         coeffs, cov = fit_fourier(theta_z, delta, sig)
         tm["fit"] = time.perf_counter() - t3
-        value = float(coeffs[1] ** 2 + coeffs[2] ** 2 + coeffs[3] ** 2)
+        value = 0.0
+        for i in self.terms:  # in coefficient order: eq. 8 is ((0 + a1^2) + b1^2) + a2^2
+            value += float(coeffs[i] ** 2)
         return Evaluation(value, coeffs, cov, int(ok.size - n_failed), n_failed, tm)
 
     def __call__(self, p) -> float:
@@ -148,10 +169,18 @@ class Objective:
 
 @dataclass
 class TrialSettings:
-    """Nelder-Mead settings. ``xatol`` is in units of the initial steps."""
+    """Nelder-Mead settings.
+
+    ``scaled`` (the project's): the optimiser works in units of ``steps``
+    around ``x0``, so ``xatol`` is in units of the steps. Not ``scaled``
+    (scipy's own, as the authors' code ran it): the parameters in their own
+    units, so ``xatol`` is in (f, kpc, pc, km/s); ``steps`` None then leaves
+    the initial simplex to scipy (x0 and x0 with x0_i raised by 5%).
+    ``terms``: the objective's (:class:`Objective`).
+    """
 
     x0: tuple[float, float, float, float] = K.X0
-    steps: tuple[float, float, float, float] = DEFAULT_STEPS
+    steps: tuple[float, float, float, float] | None = DEFAULT_STEPS
     maxiter: int = 250
     xatol: float = 0.1
     fatol: float = 1e-9
@@ -159,6 +188,8 @@ class TrialSettings:
     backend: str = "galpy"
     order: int = 10
     weighting: str = "uniform"
+    scaled: bool = True
+    terms: tuple[str, ...] = EQ8_TERMS
 
 
 def run_trial(
@@ -174,9 +205,11 @@ def run_trial(
 
     The resample is drawn once, outside the optimisation, from
     ``SeedSequence([seed, trial_index])``: trial t of every element sees the
-    same stars (``element_index`` only labels the output row). The optimiser works
-    in units of ``settings.steps`` around ``x0`` (initial simplex = x0 and
-    x0 + step_i e_i), so ``xatol`` is relative to those steps. Keys: the four
+    same stars (``element_index`` only labels the output row). With
+    ``settings.scaled`` the optimiser works in units of ``settings.steps``
+    around ``x0`` (initial simplex = x0 and x0 + step_i e_i), so ``xatol`` is
+    relative to those steps; otherwise in the parameters' own units from
+    scipy's default simplex (or x0 + step_i e_i when ``steps`` is given). Keys: the four
     parameters, ``fun``, ``nit``, ``nfev``, ``converged``, ``message``,
     ``wall_s``, ``n_failed_actions`` (at the best point), the five
     coefficients at the best point, and the identifiers.
@@ -187,21 +220,25 @@ def run_trial(
     idx = resample.source
     obj = Objective(
         frame.take(idx), np.asarray(y)[idx], np.asarray(yerr)[idx], k=s.k,
-        resample=resample, backend=s.backend, order=s.order, weighting=s.weighting,
+        resample=resample, backend=s.backend, order=s.order, weighting=s.weighting, terms=s.terms,
     )
     x0 = np.asarray(s.x0, dtype=np.float64)
-    steps = np.asarray(s.steps, dtype=np.float64)
+    options = {"maxiter": s.maxiter, "xatol": s.xatol, "fatol": s.fatol}
+    if s.scaled:
+        steps = np.asarray(s.steps, dtype=np.float64)
 
-    def scaled(u: np.ndarray) -> float:
-        return obj(x0 + u * steps)
+        def scaled(u: np.ndarray) -> float:
+            return obj(x0 + u * steps)
 
-    simplex = np.vstack([np.zeros(4), np.eye(4)])
-    res = minimize(
-        scaled, np.zeros(4), method="Nelder-Mead",
-        options={"maxiter": s.maxiter, "xatol": s.xatol, "fatol": s.fatol,
-                 "initial_simplex": simplex},
-    )
-    best = x0 + res.x * steps
+        simplex = np.vstack([np.zeros(4), np.eye(4)])
+        res = minimize(scaled, np.zeros(4), method="Nelder-Mead",
+                       options={**options, "initial_simplex": simplex})
+        best = x0 + res.x * steps
+    else:
+        if s.steps is not None:
+            options["initial_simplex"] = np.vstack([x0, x0 + np.diag(np.asarray(s.steps, dtype=np.float64))])
+        res = minimize(obj, x0, method="Nelder-Mead", options=options)
+        best = np.asarray(res.x, dtype=np.float64)
     ev = obj.evaluate(best)
     out = {
         "element_index": element_index,
@@ -214,7 +251,7 @@ def run_trial(
         "converged": bool(res.success and np.isfinite(res.fun)),
         "message": str(res.message),
         "n_failed_actions": ev.n_failed,
-        **{f"coef_{n}": float(c) for n, c in zip(("c0", "a1", "b1", "a2", "b2"), ev.coeffs)},
+        **{f"coef_{n}": float(c) for n, c in zip(COEFF_NAMES, ev.coeffs)},
         "wall_s": time.perf_counter() - t0,
     }
     log.info(

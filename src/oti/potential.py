@@ -210,7 +210,7 @@ def vertical_force_profile(mdisk_f: float, hz: float, z_kpc, R: float = K.R0_KPC
     evaluated alone, so each value is bit for bit
     :func:`oti.valleys.vertical_force_at` at that height (gala's acceleration
     of several points can differ from one point's in the last bit). Rule
-    truth_force writes the mock truth's for the valleys figure.
+    truth_force writes the mock truth's for the vertical-force figure.
     """
     import pandas as pd
 

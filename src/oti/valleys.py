@@ -1,23 +1,22 @@
-"""The a2 = 0 valleys of eq. 8 in the (Mdisk/Mdisk*, h_z) plane.
+"""The a2 = 0 valleys of eq. 8 in the (Mdisk/Mdisk*, h_z) plane at a fixed solar position and velocity.
 
 Eq. 8 (a1^2 + b1^2 + a2^2) gives three numbers per element for four
 parameters, so its zeros form a curve, not a point: for every h_z in a wide
 range some disk mass f makes a2 vanish (a1 and b1 are set by z_sun and
 v_z,sun). A Nelder-Mead trial stops somewhere on that curve, near its start
-x0, and the per-element and joint (f, h_z) constraints inherit that choice
-unless the elements' valleys cross at clearly different angles.
+x0.
 
-This module maps the valleys directly, without an optimiser: on a grid of
-(f, h_z) models at one solar position and velocity (the joint fit's in the
-workflow), the a2
-coefficient of every element and bootstrap resample (:func:`valley_coefficients`,
-the valley_coefficients stage); for each h_z, the a2 = 0 crossing in f
-(:func:`oti.grid.a2_crossing`); and per element the straight line
-mdisk_f = mdisk_f_ref + dmdisk_f_dhz (h_z - hz_ref) through those crossings
-(:func:`valley_tables`, the valleys stage). A line with a finite,
-well-measured slope is a degeneracy: the data fix f only once h_z is known.
-What the valleys do fix is the vertical force K_z(R0, |z| ~ 0.35 kpc),
-nearly constant along each of them (:func:`valley_vertical_force`).
+This module maps the valleys with z_sun and v_z,sun held fixed (the
+workflow's profile estimator, :mod:`oti.profile`, fits them per model and
+resample instead): on a grid of (f, h_z) models, the a2 coefficient of every
+element and bootstrap resample (:func:`valley_coefficients`); for each h_z,
+the a2 = 0 crossing in f (:func:`valley_curves`); per element the straight
+line mdisk_f = mdisk_f_ref + dmdisk_f_dhz (h_z - hz_ref) through those
+crossings (:func:`valley_lines`); and the vertical force K_z(R0, |z|) along
+them (:func:`valley_vertical_force`). The studies in studies/ use them
+(valley_realisations.py at the true solar parameters, valley_jz_split.py);
+:func:`valid_models` and :func:`vertical_force_at` serve the profile and the
+reports too.
 
 Units: f dimensionless, h_z kpc, a2 dex.
 """
@@ -78,19 +77,16 @@ def valley_coefficients(
     zsun: float = K.ZSUN_PC,
     vzsun: float = K.VSUN_KMS[2],
 ) -> pd.DataFrame:
-    """The valley_coefficients stage: a2 of every element, model and bootstrap trial on the (f, h_z) grid.
+    """a2 of every element, model and bootstrap trial on the (f, h_z) grid at fixed z_sun, v_z,sun.
 
     ``parent``: the parent-sample table (:func:`oti.io.read_parent`) with the
     columns ``<element>`` and ``<element>_ERR`` [dex] of each of
     ``elements``. Models without a positive halo mass are skipped (none at
-    all: an empty table with these columns, not an error: the workflow runs
-    one job per h_z and another h_z may have models; :func:`valley_tables`
-    refuses an empty grid). The models of each h_z are independent of every
-    other h_z's, so the jobs' tables concatenated in the config's order equal
-    one call with every h_z. The deviations come from
-    :func:`model_deviations` (a2 depends on ``zsun`` [pc] and ``vzsun``
-    [km/s] too: use fitted values, e.g. the joint constraint's
-    (:func:`oti.constraints.joint_solar`), where there are any). Returns one
+    all: an empty table with these columns, not an error). The models of
+    each h_z are independent of every other h_z's, so tables of separate
+    h_z concatenated in order equal one call with every h_z. The deviations
+    come from :func:`model_deviations` (a2 depends on ``zsun`` [pc] and
+    ``vzsun`` [km/s] too: use known or fitted values). Returns one
     row per (element, hz, mdisk_f, trial) with a2, a2_err [dex] and n_stars.
     """
     for el in elements:
@@ -118,21 +114,6 @@ def valley_coefficients(
                 {"element": el, "hz": m.hz, "mdisk_f": m.f, "trial": m.trial, "a2": c[3],
                  "a2_err": float(np.sqrt(cov[3, 3])), "n_stars": m.index.size})
     return pd.DataFrame([r for key in sorted(rows) for r in rows[key]], columns=list(VALLEY_COLUMNS))
-
-
-def valley_tables(
-    coeffs: pd.DataFrame, force_z: float = 0.35, exclude=()
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The valleys stage: from the a2 table of :func:`valley_coefficients` (every h_z),
-    (:func:`valley_curves` with the vertical force at ``force_z`` [kpc]; :func:`valley_lines`
-    at the fiducial h_z; :func:`valley_vertical_force`, ``exclude`` left out of its
-    'excluding' row).
-    """
-    if coeffs.empty:
-        raise ValueError("valleys: no (f, h_z) model of the grid has a positive halo mass "
-                         "(config keys grid.f_min/f_max and valleys.hz)")
-    return (valley_curves(coeffs, force_z), valley_lines(coeffs),
-            valley_vertical_force(coeffs, force_z, exclude))
 
 
 @dataclass(frozen=True)

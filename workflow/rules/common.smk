@@ -93,13 +93,50 @@ def grid_values():
 _WARNED = set()
 
 
-def valley_parts():
-    """One a2 table per valleys.hz value (distinct: schema), in the config's order
-    (rule valley_coefficients); the wildcard {hz} is repr(float), which reads
-    back to the same float."""
+# ------------------------------------------------------------------ profile
+# the profile estimator (profile.smk)
+
+
+def profile_f_values():
+    """Mdisk/Mdisk* of the profile: grid.f_min ... grid.f_max in steps of profile.f_step."""
+    lo, hi, step = (
+        config["grid"]["f_min"],
+        config["grid"]["f_max"],
+        config["profile"]["f_step"],
+    )
+    n = int(math.floor((hi - lo) / step + 1e-9)) + 1
+    return [round(lo + i * step, 6) for i in range(n)]
+
+
+def profile_parts(suffix=""):
+    """One table per profile.hz value (distinct: schema), in the config's order; the
+    wildcard {hz} is repr(float), which reads back to the same float."""
     return [
-        f"{RES}/grid/valleys/hz{float(hz)!r}.parquet" for hz in config["valleys"]["hz"]
+        f"{RES}/profile/hz{float(hz)!r}{suffix}.parquet"
+        for hz in config["profile"]["hz"]
     ]
+
+
+def profile_inputs(wildcards):
+    """The jobs' tables and, for the mock, the truth (its h_z: the valley's f there)."""
+    out = {"coeffs": profile_parts(), "models": profile_parts("_models")}
+    if DATASET == "mock":
+        out["truth"] = f"{MOCK}/truth.json"
+    return out
+
+
+PROFILE = config["profile"]  # the profile section (profile.smk)
+_lo, _hi = PROFILE["hz_range"]
+if _lo >= _hi or sum(_lo <= h <= _hi for h in PROFILE["hz"]) < 2:
+    raise ValueError(
+        f"config: profile.hz_range = {PROFILE['hz_range']} must be increasing and hold at least "
+        f"2 of profile.hz = {PROFILE['hz']}"
+    )
+if PROFILE["n_bootstrap"] <= len(ELEMENTS) + 2:
+    raise ValueError(
+        f"config: profile.n_bootstrap = {PROFILE['n_bootstrap']} must exceed the number of "
+        f"elements + 2 = {len(ELEMENTS) + 2} (the a2 covariance across elements is inverted)"
+    )
 
 
 def n_chunks():
@@ -158,9 +195,12 @@ def all_targets():
     if DATASET == "mock":
         t += [f"{RES}/recovery.md", f"{RES}/recovery.json"]
     t += [
-        f"{RES}/constraints/valleys.csv",
-        f"{RES}/constraints/valley_lines.csv",
-        f"{RES}/constraints/vertical_force.csv",
+        # the profile estimator (profile.smk)
+        f"{RES}/constraints/profile_headline.csv",
+        f"{RES}/constraints/profile_valleys.csv",
+        f"{RES}/constraints/profile_chi2.csv",
+        # the start sensitivity of the trials (start_sensitivity.smk)
+        f"{RES}/constraints/start_sensitivity.csv",
     ]
     t += [f"{RES}/validation/{n}" for n in ("actions.parquet", "summary.csv")]
     # every figure of workflow/figures.yaml made for this dataset (figures.smk)
@@ -217,6 +257,7 @@ FIGURE_VALUES = {
     "mdisk_fs": config["figures"]["mdisk_f"],
     "exclude_from_joint": config["exclude_from_joint"],
     "validation_hz": config["validation"]["hz"],
+    "x0": config["optimize"]["x0"],
 }
 
 FIGURE_TABLE = yaml.safe_load(

@@ -32,6 +32,8 @@ rule constraints:
 rule table1:
     input:
         joint=f"{RES}/constraints/joint.csv",
+        profile=f"{RES}/constraints/profile_headline.csv",
+        starts=f"{RES}/constraints/start_sensitivity.csv",
     output:
         tex=report(
             f"{RES}/table1.tex",
@@ -62,6 +64,7 @@ rule table1:
         ENV
     params:
         exclude=config["exclude_from_joint"],
+        x0=config["optimize"]["x0"],
     message:
         "Table 1 (LaTeX, Markdown, CSV)"
     script:
@@ -72,8 +75,7 @@ rule recovery:
     input:
         joint=f"{RES}/constraints/joint.csv",
         per_element=f"{RES}/constraints/per_element.csv",
-        valleys=f"{RES}/grid/valleys.parquet",
-        force=f"{RES}/constraints/vertical_force.csv",
+        headline=f"{RES}/constraints/profile_headline.csv",
         truth=f"{MOCK}/truth.json",
     output:
         md=report(
@@ -100,6 +102,6 @@ rule recovery:
         n_sigma=config["recovery"]["n_sigma"],
         x0=config["optimize"]["x0"],
     message:
-        "Recovery report: fit versus the mock's injected truth"
+        "Recovery report: the identified quantities versus the mock's injected truth"
     script:
         "../../scripts/recovery.py"

@@ -30,8 +30,9 @@ rule mock_catalog:
 
 # Downloads (dataset: dr17) run on the submitting machine (localrules), one job
 # per file: streamed to <file>.part, resumed with HTTP Range, retried with
-# back-off, size/SHA-256 verified (pinned in config data.*, else recorded in
-# <file>.sha256), renamed into place only when complete, then write-protected.
+# back-off, size/SHA-256/SHA-1 verified (pinned in config data.*; SHA-256 else
+# recorded in <file>.sha256), renamed into place only when complete, then
+# write-protected.
 # Without a network the job fails within seconds with a message that names
 # the URL and says how to run offline (mock) or use files copied by hand.
 rule download_catalog:
@@ -65,6 +66,7 @@ rule parent_sample:
         parent=f"{RES}/parent_sample.parquet",
         cutflow=f"{RES}/cutflow.csv",
         prealpha=f"{RES}/quality_sample.parquet",
+        finite=f"{RES}/finite_per_element.csv",
     log:
         f"{LOGS}/parent_sample.log",
     benchmark:
@@ -97,11 +99,8 @@ if DATASET == "mock":
         conda:
             ENV
         params:
-            # 0 to 1.5 kpc every 50 pc, and the height of the valleys' force table
-            z_kpc=sorted(
-                {round(0.05 * i, 2) for i in range(31)}
-                | {float(config["valleys"]["force_z"])}
-            ),
+            # 0 to 1.5 kpc every 50 pc (the vertical-force figure)
+            z_kpc=[round(0.05 * i, 2) for i in range(31)],
         message:
             "The mock truth's vertical force K_z(R0, z) / (2 pi G) at {params.z_kpc} kpc"
         script:

@@ -3,7 +3,7 @@
 # function registered under the entry's name (oti.figures.registry). Figure
 # rules read saved results and never compute: what a figure needs beyond the
 # analysis's tables is a rule of its own (the illustrative orbits of Figs 3-4
-# here; the truth's vertical force of the valleys figure, rule truth_force).
+# here; the truth's vertical force of the vertical-force figure, rule truth_force).
 
 from oti import constants as _K
 

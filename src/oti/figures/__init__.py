@@ -1,4 +1,4 @@
-"""Plotting of the paper's Figures 1-8, the mock recovery, valleys and validation figures.
+"""Plotting of the paper's Figures 1-8, the mock recovery, profile and validation figures.
 
 Plotting only: every function reads tables the workflow saved and never
 recomputes actions, fits or forces (those are rules of their own). Common
@@ -9,9 +9,10 @@ Okabe-Ito accents, viridis/cividis/Greys sequential maps, "twilight" for
 angles, which are cyclic).
 
 Modules: :mod:`.sample` (Figs 1, 2), :mod:`.orbits` (Figs 3, 4), :mod:`.grid`
-(Figs 5, 6), :mod:`.constraints` (Figs 7, 8, recovery), :mod:`.valleys`
-(the a2 = 0 valleys of eq. 8, not in the paper), :mod:`.validation` (the
-Staeckel-fudge check). Each registers the figures it draws, by name, with
+(Figs 5, 6), :mod:`.constraints` (Figs 7, 8, recovery), :mod:`.profile`
+(the profile estimator's valleys and vertical force, not in the paper), :mod:`.validation` (the
+Staeckel-fudge check), :mod:`.start_sensitivity` (the trials' (f, h_z)
+against their start). Each registers the figures it draws, by name, with
 :func:`.registry.register`; workflow/figures.yaml lists them for the rules.
 """
 
@@ -52,7 +53,9 @@ _SIZES = {
     "fig8": (10.0, 9.0),
     "recovery": (12.0, 4.5),
     "valleys": (13.0, 5.5),
+    "vertical_force": (12.0, 7.0),
     "validation": (9.0, 9.0),
+    "start_sensitivity": (11.0, 4.2),
 }
 
 

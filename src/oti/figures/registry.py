@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 Plotter = Callable[[Mapping[str, str], Mapping[str, Any]], "Figure"]
 
 #: the modules of oti.figures whose functions register themselves
-MODULES = ("sample", "orbits", "grid", "constraints", "valleys", "validation")
+MODULES = ("sample", "orbits", "grid", "constraints", "profile", "validation", "start_sensitivity")
 
 #: keys of a figure table entry: required, and allowed
 REQUIRED_KEYS = frozenset({"rule", "output", "message", "caption", "report"})
