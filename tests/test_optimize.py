@@ -208,3 +208,11 @@ def test_paper_config_runs_the_paper_procedure():
             assert paper[section][key] == value, f"config/paper.yaml: {section}.{key}"
     s = _settings(_layered("paper.yaml"))
     assert {k: getattr(s, k) for k in PAPER_SETTINGS} == PAPER_SETTINGS
+
+
+def test_the_profile_keeps_a_continuous_objective_under_the_paper_procedure():
+    """profile.weighting: null follows knn.weighting; the paper presets keep the profile on Epanechnikov weights."""
+    assert _layered()["profile"]["weighting"] is None
+    for preset in ("paper_procedure.yaml", "paper.yaml"):
+        cfg = _layered(preset)
+        assert (cfg["knn"]["weighting"], cfg["profile"]["weighting"]) == ("uniform", "epanechnikov"), preset

@@ -132,6 +132,28 @@ def test_profile_recovers_injected_solar_offsets_and_converges():
     assert (coeffs["zsun"] == m["zsun_eval"]).all()
 
 
+@pytest.mark.slow
+def test_reused_jacobian_is_taken_where_declared_and_keeps_the_solution():
+    """jacobian_every = 3 over five disk masses: Jacobians at models 0 and 3 (and at any second point);
+    the solutions agree with a Jacobian at every model to a small fraction of the resamples' scatter."""
+    parent = _phase_mixed_parent(30.0, 9.0)
+    kw = {"n_bootstrap": 8, "k": 16, "tol": 0.5, "fd_steps": (10.0, 1.0), "iterations": 3}
+    f_values = [0.9, 0.95, 1.0, 1.05, 1.1]
+    _, every = profile_coefficients(parent, ["O_FE", "FE_H"], f_values, [0.28], seed=3,
+                                    settings=ProfileSettings(jacobian_every=1, **kw))
+    _, reuse = profile_coefficients(parent, ["O_FE", "FE_H"], f_values, [0.28], seed=3,
+                                    settings=ProfileSettings(jacobian_every=3, **kw))
+    assert (every["jacobians"] == every["iterations"]).all()
+    expect = [(it if i % 3 == 0 else it - 1) for i, it in enumerate(reuse["iterations"])]
+    assert reuse["jacobians"].tolist() == expect
+    assert reuse["jacobians"].sum() < every["jacobians"].sum()
+    for par in ("zsun", "vzsun"):
+        diff = np.abs(reuse[par].to_numpy() - every[par].to_numpy())
+        assert (diff < 0.5 * every[f"{par}_scatter"].to_numpy()).all(), (par, diff)
+    with pytest.raises(ValueError, match="profile.jacobian_every"):
+        profile_coefficients(parent, ["O_FE"], [1.0], [0.28], seed=1, settings=ProfileSettings(jacobian_every=0))
+
+
 def test_models_without_a_halo_are_skipped_and_bad_settings_named():
     parent = _parent_sky(50)
     c, m = profile_coefficients(parent, ["O_FE"], [1.8], [0.05], seed=1,

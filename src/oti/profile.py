@@ -67,7 +67,7 @@ COEFF_COLUMNS: dict[str, str] = {
 }
 #: columns (and dtypes) of the model table of :func:`profile_coefficients`
 MODEL_COLUMNS: dict[str, str] = {
-    "hz": "float64", "mdisk_f": "float64", "iterations": "int64",
+    "hz": "float64", "mdisk_f": "float64", "iterations": "int64", "jacobians": "int64",
     "zsun_start": "float64", "vzsun_start": "float64", "zsun_eval": "float64", "vzsun_eval": "float64",
     "step_zsun": "float64", "step_vzsun": "float64", "zsun_scatter": "float64",
     "vzsun_scatter": "float64", "step_sigma": "float64", "zsun": "float64", "vzsun": "float64",
@@ -93,7 +93,10 @@ class ProfileSettings:
     ``order`` of the action solver; at most ``iterations`` Gauss-Newton
     points per model, stopping early once a step is within ``tol`` times the
     resamples' scatter of the solution; central finite-difference ``fd_steps``
-    (z_sun [pc], v_z,sun [km/s]); ``start`` (z_sun [pc], v_z,sun [km/s]) of
+    (z_sun [pc], v_z,sun [km/s]), taken at each h_z's first model, at every
+    ``jacobian_every``-th model after it and at every Gauss-Newton point after
+    a model's first (the other models reuse the last Jacobian: it changes by
+    a few per cent per f step, less than its finite-difference noise); ``start`` (z_sun [pc], v_z,sun [km/s]) of
     each h_z's first model (the next f starts from the previous solution).
     """
 
@@ -105,6 +108,7 @@ class ProfileSettings:
     iterations: int = 3
     tol: float = 0.25
     fd_steps: tuple[float, float] = (5.0, 0.5)
+    jacobian_every: int = 4
     start: tuple[float, float] = (K.ZSUN_PC, K.VSUN_KMS[2])
 
 
@@ -214,8 +218,8 @@ def profile_coefficients(
     :data:`MODEL_COLUMNS`: the start, the last point, the last step, the
     resamples' scatter of the solution (``zsun_scatter``,
     ``vzsun_scatter``), the step in units of that scatter (``step_sigma``,
-    the larger of the two) and the solution zsun, vzsun = last point + last
-    step).
+    the larger of the two), the solution zsun, vzsun = last point + last
+    step, and ``jacobians``, how many finite-difference Jacobians the model took).
     """
     s = settings or ProfileSettings()
     for el in elements:
@@ -226,6 +230,8 @@ def profile_coefficients(
         raise ValueError(f"profile.n_bootstrap must be >= 2, got {s.n_bootstrap}")
     if s.iterations < 1:
         raise ValueError(f"profile.gauss_newton_iterations must be >= 1, got {s.iterations}")
+    if s.jacobian_every < 1:
+        raise ValueError(f"profile.jacobian_every must be >= 1, got {s.jacobian_every}")
     abundances = {el: (parent[el].to_numpy(np.float64), parent[f"{el}_ERR"].to_numpy(np.float64))
                   for el in elements}
     sample = _Sample(sky_frame(parent), abundances, s)
@@ -240,15 +246,20 @@ def profile_coefficients(
                      "skipped (f >= %.3g)", hz, len(f_values) - len(models), len(f_values),
                      min(set(map(float, f_values)) - {f for f, _ in models}))
         p_next = np.array(s.start, dtype=np.float64)
-        for f, _ in models:
+        jac = None
+        for i_model, (f, _) in enumerate(models):
             t0 = time.perf_counter()
             model = MassModel(f, hz)
             start = p_next.copy()
             p = start.copy()
+            n_jac = 0
             for it in range(1, s.iterations + 1):
                 solved = sample.actions(model, p)
-                jac = central_jacobian(lambda q: sample.coefficients(sample.actions(model, q), resamples[0],
-                                                                     fd_memory)[0], p, s.fd_steps)
+                if jac is None or it > 1 or i_model % s.jacobian_every == 0:
+                    jac = central_jacobian(lambda q: sample.coefficients(sample.actions(model, q),
+                                                                         resamples[0], fd_memory)[0],
+                                           p, s.fd_steps)
+                    n_jac += 1
                 fits = [sample.coefficients(solved, res, mem) for res, mem in zip(resamples, memories)]
                 ab = np.array([v[:, :2] for v, _, _ in fits])  # (T, E, 2)
                 deltas = joint_step(ab, ab.std(axis=0, ddof=1), jac[:, :2, :])[0]  # (T, 2)
@@ -265,7 +276,8 @@ def profile_coefficients(
             p_next = p + step
             wall = time.perf_counter() - t0
             model_rows.append({
-                "hz": float(hz), "mdisk_f": float(f), "iterations": it, "zsun_start": start[0],
+                "hz": float(hz), "mdisk_f": float(f), "iterations": it, "jacobians": n_jac,
+                "zsun_start": start[0],
                 "vzsun_start": start[1], "zsun_eval": p[0], "vzsun_eval": p[1], "step_zsun": step[0],
                 "step_vzsun": step[1], "zsun_scatter": scatter[0], "vzsun_scatter": scatter[1],
                 "step_sigma": float(np.max(np.abs(step) / scatter)), "zsun": p_next[0], "vzsun": p_next[1],

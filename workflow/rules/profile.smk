@@ -19,6 +19,8 @@ rule profile_coefficients:
         f"{BENCH}/profile/hz{{hz}}.tsv"
     wildcard_constraints:
         hz=r"[0-9][0-9.e+-]*",
+    # the longest jobs of the run: started first, so none is left running alone at the end
+    priority: 10
     conda:
         ENV
     params:
@@ -30,12 +32,13 @@ rule profile_coefficients:
         settings={
             "n_bootstrap": PROFILE["n_bootstrap"],
             "k": config["knn"]["k"],
-            "weighting": config["knn"]["weighting"],
+            "weighting": PROFILE["weighting"] or config["knn"]["weighting"],
             "backend": config["actions"]["backend"],
             "order": config["actions"]["order"],
             "iterations": PROFILE["gauss_newton_iterations"],
             "tol": PROFILE["gauss_newton_tol"],
             "fd_steps": PROFILE["fd_steps"],
+            "jacobian_every": PROFILE["jacobian_every"],
         },
     message:
         "Profile of eq. 8 at h_z = {wildcards.hz} kpc: up to {params.n_f} disk masses, z_sun and v_z,sun fitted"
