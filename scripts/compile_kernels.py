@@ -1,4 +1,4 @@
-"""Rule compile_kernels: compile the numba kernels once into the on-disk cache."""
+"""Rule compile_kernels: compile one family of numba kernels once into the on-disk cache."""
 
 import numba
 
@@ -7,8 +7,9 @@ from oti.warmup import compile_all
 
 
 def main(smk):
-    backend = smk.params.backend
-    write_json({"numba": numba.__version__, "backend": backend, "seconds": compile_all(backend)}, smk.output[0])
+    backend, family = smk.wildcards.backend, smk.wildcards.family
+    write_json({"numba": numba.__version__, "backend": backend, "family": family,
+                "seconds": compile_all(backend, (family,))}, smk.output[0])
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,13 +1,10 @@
 """Rule mock_catalog: write the synthetic DR17-like catalog and its truth."""
 
-import os
-
 from oti.io import run_script
 from oti.mock import generate_mock
 
 
 def main(smk):
-    os.environ.setdefault("OMP_NUM_THREADS", str(smk.threads))
     p = smk.params
     generate_mock(smk.output.allstar, smk.output.gaia, smk.output.truth,
                   n_stars=p.n_stars, seed=p.seed, truth=dict(p.truth), errors=p.errors)

@@ -137,3 +137,14 @@ def test_prune_removes_other_keyed_directories_and_loose_cache_files(tmp_path):
     removed = kernel_cache.prune_stale(tmp_path, keep=tmp_path / "oti-kernels-bbbb")
     assert sorted(p.name for p in removed) == ["deviation.f-1.py311.nbi", "oti-kernels-aaaa"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deviation.cpython-311.pyc", "other", "oti-kernels-bbbb"]
+
+
+def test_kernel_families_compile_apart_and_unknown_ones_are_named():
+    """Rule compile_kernels runs one job per family; a family the backend does not use is refused."""
+    from oti.warmup import compile_all, kernel_families
+
+    assert kernel_families("fast") == ("staeckel", "neighbours")
+    assert kernel_families("galpy") == ("neighbours",)
+    assert set(compile_all("fast", ("neighbours",))) == {"neighbours"}
+    with pytest.raises(ValueError, match="staeckel"):
+        compile_all("galpy", ("staeckel",))

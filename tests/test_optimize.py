@@ -18,11 +18,11 @@ KNN = {"k": 32, "weighting": "epanechnikov", "backend": "fast", "order": 10}
 
 
 def test_default_config_gives_the_fiducial_start_and_the_old_steps_exactly():
-    """The default run's settings are bit for bit those it had before x0 became a key."""
+    """The default run's start and steps are bit for bit those it had before x0 became a key."""
     s = trial_settings(OPTIMIZE, **KNN)
     assert s.x0 == K.X0 == (1.0, 0.28, 20.8, 7.78)
     assert s.steps == (0.05, 0.014, 1.04, 0.389)  # the former schema default, not 0.05 * 0.28
-    assert (s.maxiter, s.xatol, s.fatol, s.k, s.weighting) == (250, 0.1, 1e-9, 32, "epanechnikov")
+    assert (s.maxiter, s.xatol, s.fatol, s.k, s.weighting) == (250, 0.2, 1e-6, 32, "epanechnikov")
     assert s.scaled and s.terms == ("a1", "b1", "a2")
 
 
@@ -195,7 +195,7 @@ def test_the_paper_procedure_preset_resolves_to_the_papers_settings():
     assert {k: getattr(s, k) for k in PAPER_SETTINGS} == PAPER_SETTINGS
     assert _layered("paper_procedure.yaml")["mock"]["n_stars"] == 30000  # the rest of the config stays
     d = _settings(_layered())
-    assert (d.x0, d.steps, d.scaled, d.xatol, d.weighting) == (K.X0, (0.05, 0.014, 1.04, 0.389), True, 0.1,
+    assert (d.x0, d.steps, d.scaled, d.xatol, d.weighting) == (K.X0, (0.05, 0.014, 1.04, 0.389), True, 0.2,
                                                                "epanechnikov")
 
 

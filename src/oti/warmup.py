@@ -4,9 +4,10 @@ numba caches compiled machine code on disk (``cache=True``), in a directory
 keyed by the contents of every kernel source (:mod:`oti.kernel_cache`); the
 batched Staeckel kernel takes ~45 s to compile, and processes that start
 before the cache exists would each compile it again. The workflow runs
-:func:`compile_all` as its first job (rule ``compile_kernels``, whose inputs
-are :func:`oti.kernel_cache.kernel_sources`); later jobs load the cache in
-well under a second.
+:func:`compile_all` as its first jobs (rule ``compile_kernels``, one job per
+family of :func:`kernel_families`, in parallel; their inputs are
+:func:`oti.kernel_cache.kernel_sources`); later jobs load the cache in well
+under a second.
 
 ``python -m oti.warmup`` does the same from the command line.
 """
@@ -21,13 +22,24 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def compile_all(backend: str = "fast") -> dict[str, float]:
+def kernel_families(backend: str = "fast") -> tuple[str, ...]:
+    """The kernel families ``backend`` needs: ``staeckel`` (the ``fast`` backends) and ``neighbours``.
+
+    They share no compiled function, so they can be compiled in parallel
+    processes (one rule compile_kernels job each).
+    """
+    return ("staeckel", "neighbours") if backend.startswith("fast") else ("neighbours",)
+
+
+def compile_all(backend: str = "fast", families: tuple[str, ...] | None = None) -> dict[str, float]:
     """Call the cached numba kernels ``backend`` needs on a small input.
 
     ``backend``: ``fast`` (batched Staeckel kernel with its one-star fallback),
     ``fast-scalar`` (the one-star kernel alone) or ``galpy`` (neighbour
-    kernels only). Removes the cache directories of earlier kernel sources
-    (:func:`oti.kernel_cache.prune_stale`). Returns seconds per kernel family.
+    kernels only); ``families``: those of :func:`kernel_families` to compile
+    (default: all of them). Removes the cache directories of earlier kernel
+    sources (:func:`oti.kernel_cache.prune_stale`). Returns seconds per kernel
+    family.
     """
     from .bootstrap import resample_deviations
     from .deviation import local_mean
@@ -38,6 +50,11 @@ def compile_all(backend: str = "fast") -> dict[str, float]:
     from .staeckel_fast import actions_freqs_angles_fast, staeckel_delta_fast
     from .synthetic import disk_snapshot
 
+    needed = kernel_families(backend)
+    families = needed if families is None else tuple(families)
+    unknown = sorted(set(families) - set(needed))
+    if unknown:
+        raise ValueError(f"kernel families {unknown} are not among those backend {backend!r} needs: {needed}")
     stale = prune_stale()
     log.info("numba cache: %s (%d stale cache entries removed)", cache_dir(), len(stale))
     timings = {}
@@ -45,10 +62,12 @@ def compile_all(backend: str = "fast") -> dict[str, float]:
     xyz, vxyz = disk_snapshot(300, np.random.default_rng(0))
     cyl = cylindrical(xyz, vxyz)
     params = MassModel().natural_params()
-    if backend.startswith("fast"):
+    if "staeckel" in families:
         staeckel_delta_fast(params, cyl["R"], cyl["z"])
         actions_freqs_angles_fast(params, cyl, batched=backend == "fast")
         timings[f"staeckel ({backend})"] = time.perf_counter() - t0
+    if "neighbours" not in families:
+        return _logged(timings)
     t1 = time.perf_counter()
     pts = np.random.default_rng(1).normal(size=(400, 3))
     src = np.random.default_rng(2).integers(0, 400, 400)
@@ -60,6 +79,10 @@ def compile_all(backend: str = "fast") -> dict[str, float]:
     for p in (pts[src], pts[src] * 1.01):
         resample_deviations(p, {"y": (p[:, 0], np.ones(400))}, 16, resample, "epanechnikov", memory)
     timings["neighbours"] = time.perf_counter() - t1
+    return _logged(timings)
+
+
+def _logged(timings: dict[str, float]) -> dict[str, float]:
     for k, v in timings.items():
         log.info("numba kernels %s ready in %.1f s", k, v)
     return timings

@@ -10,6 +10,7 @@ import yaml
 from oti.catalog import CatalogError, merge_cuts
 from oti.figures.registry import check_figure_table
 from oti.kernel_cache import kernel_sources
+from oti.warmup import kernel_families
 
 DATASET = config["dataset"]
 # where parallaxes and proper motions come from (dataset dr17; the mock always
@@ -52,7 +53,11 @@ except CatalogError as _exc:
 #: written by rule compile_kernels once the numba kernels are in the on-disk
 #: cache; every rule that runs them takes it as input, so they never compile
 #: the kernels concurrently
-KERNELS = f"resources/numba/compiled-{config['actions']['backend']}.json"
+# one compile_kernels job per kernel family, run in parallel (kernels.smk)
+KERNELS = [
+    f"resources/numba/compiled-{config['actions']['backend']}-{_family}.json"
+    for _family in kernel_families(config["actions"]["backend"])
+]
 KERNEL_SOURCES = [str(p) for p in kernel_sources()]
 
 

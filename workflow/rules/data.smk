@@ -16,7 +16,8 @@ rule mock_catalog:
         f"{MOCK}/benchmarks/mock_catalog.tsv"
     conda:
         ENV
-    threads: workflow.cores
+    # one core: gala's leapfrog is single-threaded, and the kernels compile beside it
+    threads: 1
     params:
         n_stars=config["mock"]["n_stars"],
         seed=config["mock"]["seed"],

@@ -1,7 +1,9 @@
-# Stage 0: compile the numba kernels once (~30 s on a fresh checkout; later
-# processes load them from numba's on-disk cache in under a second). The cache
-# directory is keyed by the contents of every kernel source (oti.kernel_cache),
-# so an edit to any of them starts a fresh cache, which this rule refills.
+# Stage 0: compile the numba kernels once (~70 s of CPU on a fresh checkout;
+# later processes load them from numba's on-disk cache in under a second), one
+# job per kernel family (the Staeckel kernels, the neighbour kernels), which
+# share no compiled function and run in parallel. The cache directory is keyed
+# by the contents of every kernel source (oti.kernel_cache), so an edit to any
+# of them starts a fresh cache, which this rule refills.
 
 
 rule compile_kernels:
@@ -9,16 +11,17 @@ rule compile_kernels:
         # recompile when a kernel source changes (oti.kernel_cache.KERNEL_MODULES)
         KERNEL_SOURCES,
     output:
-        KERNELS,
+        "resources/numba/compiled-{backend}-{family}.json",
     log:
-        "resources/numba/compile_kernels.log",
+        "resources/numba/compile_kernels-{backend}-{family}.log",
     benchmark:
-        "resources/numba/compile_kernels.tsv"
+        "resources/numba/compile_kernels-{backend}-{family}.tsv"
+    wildcard_constraints:
+        backend="fast|fast-scalar|galpy",
+        family="staeckel|neighbours",
     conda:
         ENV
-    params:
-        backend=config["actions"]["backend"],
     message:
-        "Compiling the numba kernels into the on-disk cache (first run only)"
+        "Compiling the {wildcards.family} kernels ({wildcards.backend}) into the on-disk cache (first run only)"
     script:
         "../../scripts/compile_kernels.py"
