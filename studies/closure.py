@@ -68,6 +68,10 @@ GALAXIES = (
     Galaxy("g3", 1.2, 0.36, 12.0, 9.5, 3),
     Galaxy("g4", 1.5, 0.22, 20.8, 8.2, 4),
     Galaxy("g5", 0.7, 0.40, 30.0, 7.0, 5),
+    # added after g1-g5 gave a z_sun pull spread of 1.53 (n = 5): more Galaxies to measure it
+    Galaxy("g6", 1.0, 0.25, 20.8, 7.78, 7),
+    Galaxy("g7", 1.35, 0.30, 8.0, 9.0, 8),
+    Galaxy("g8", 0.85, 0.45, 22.0, 8.0, 9),
     # outside the family; its (f, h_z) are only labels for the mock's file (not used)
     Galaxy("exp", 1.0, 0.3, 15.0, 8.0, 6, exponential=True),
 )
