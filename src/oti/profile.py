@@ -96,8 +96,9 @@ class ProfileSettings:
     (z_sun [pc], v_z,sun [km/s]), taken at each h_z's first model, at every
     ``jacobian_every``-th model after it and at every Gauss-Newton point after
     a model's first (the other models reuse the last Jacobian: it changes by
-    a few per cent per f step, less than its finite-difference noise); ``start`` (z_sun [pc], v_z,sun [km/s]) of
-    each h_z's first model (the next f starts from the previous solution).
+    a few per cent per f step, less than its finite-difference noise);
+    ``start`` (z_sun [pc], v_z,sun [km/s]) of each h_z's first model (the
+    next f starts from the previous solution).
     """
 
     n_bootstrap: int = 16
@@ -106,7 +107,7 @@ class ProfileSettings:
     backend: str = "fast"
     order: int = 10
     iterations: int = 3
-    tol: float = 0.25
+    tol: float = 0.5
     fd_steps: tuple[float, float] = (5.0, 0.5)
     jacobian_every: int = 4
     start: tuple[float, float] = (K.ZSUN_PC, K.VSUN_KMS[2])
@@ -246,7 +247,6 @@ def profile_coefficients(
                      "skipped (f >= %.3g)", hz, len(f_values) - len(models), len(f_values),
                      min(set(map(float, f_values)) - {f for f, _ in models}))
         p_next = np.array(s.start, dtype=np.float64)
-        jac = None
         for i_model, (f, _) in enumerate(models):
             t0 = time.perf_counter()
             model = MassModel(f, hz)
@@ -255,7 +255,7 @@ def profile_coefficients(
             n_jac = 0
             for it in range(1, s.iterations + 1):
                 solved = sample.actions(model, p)
-                if jac is None or it > 1 or i_model % s.jacobian_every == 0:
+                if it > 1 or i_model % s.jacobian_every == 0:  # model 0 of every h_z takes one
                     jac = central_jacobian(lambda q: sample.coefficients(sample.actions(model, q),
                                                                          resamples[0], fd_memory)[0],
                                            p, s.fd_steps)

@@ -58,31 +58,26 @@ def compile_all(backend: str = "fast", families: tuple[str, ...] | None = None) 
     stale = prune_stale()
     log.info("numba cache: %s (%d stale cache entries removed)", cache_dir(), len(stale))
     timings = {}
-    t0 = time.perf_counter()
-    xyz, vxyz = disk_snapshot(300, np.random.default_rng(0))
-    cyl = cylindrical(xyz, vxyz)
-    params = MassModel().natural_params()
     if "staeckel" in families:
+        t0 = time.perf_counter()
+        xyz, vxyz = disk_snapshot(300, np.random.default_rng(0))
+        cyl = cylindrical(xyz, vxyz)
+        params = MassModel().natural_params()
         staeckel_delta_fast(params, cyl["R"], cyl["z"])
         actions_freqs_angles_fast(params, cyl, batched=backend == "fast")
         timings[f"staeckel ({backend})"] = time.perf_counter() - t0
-    if "neighbours" not in families:
-        return _logged(timings)
-    t1 = time.perf_counter()
-    pts = np.random.default_rng(1).normal(size=(400, 3))
-    src = np.random.default_rng(2).integers(0, 400, 400)
-    resample = Resample.from_index(src)
-    nbr = neighbour_indices(pts, 16)
-    neighbour_indices(pts[src], 16, resample)
-    local_mean(pts, np.ones(400), nbr)
-    memory = NeighbourMemory()  # the second call takes the hinted search
-    for p in (pts[src], pts[src] * 1.01):
-        resample_deviations(p, {"y": (p[:, 0], np.ones(400))}, 16, resample, "epanechnikov", memory)
-    timings["neighbours"] = time.perf_counter() - t1
-    return _logged(timings)
-
-
-def _logged(timings: dict[str, float]) -> dict[str, float]:
+    if "neighbours" in families:
+        t1 = time.perf_counter()
+        pts = np.random.default_rng(1).normal(size=(400, 3))
+        src = np.random.default_rng(2).integers(0, 400, 400)
+        resample = Resample.from_index(src)
+        nbr = neighbour_indices(pts, 16)
+        neighbour_indices(pts[src], 16, resample)
+        local_mean(pts, np.ones(400), nbr)
+        memory = NeighbourMemory()  # the second call takes the hinted search
+        for p in (pts[src], pts[src] * 1.01):
+            resample_deviations(p, {"y": (p[:, 0], np.ones(400))}, 16, resample, "epanechnikov", memory)
+        timings["neighbours"] = time.perf_counter() - t1
     for k, v in timings.items():
         log.info("numba kernels %s ready in %.1f s", k, v)
     return timings

@@ -50,10 +50,9 @@ except CatalogError as _exc:
     raise ValueError(f"config key 'cuts': {_exc}") from None
 
 
-#: written by rule compile_kernels once the numba kernels are in the on-disk
-#: cache; every rule that runs them takes it as input, so they never compile
-#: the kernels concurrently
-# one compile_kernels job per kernel family, run in parallel (kernels.smk)
+#: written by rule compile_kernels (one job per kernel family, in parallel)
+#: once the numba kernels are in the on-disk cache; every rule that runs them
+#: takes them as input, so they never compile the kernels concurrently
 KERNELS = [
     f"resources/numba/compiled-{config['actions']['backend']}-{_family}.json"
     for _family in kernel_families(config["actions"]["backend"])
