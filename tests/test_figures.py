@@ -144,7 +144,8 @@ def test_every_figure_of_the_table_has_a_plotting_function_and_a_caption():
     rules = {name: entry["rule"] for name, entry in table.items()}
     assert rules == {**{f"fig{i}": f"fig{i}" for i in range(1, 9)}, "recovery": "fig_recovery",
                      "valleys": "fig_valleys", "vertical_force": "fig_vertical_force",
-                     "validation": "fig_validation", "start_sensitivity": "fig_start_sensitivity"}
+                     "validation": "fig_validation", "start_sensitivity": "fig_start_sensitivity",
+                     **{f"spline_{n}": f"fig_spline_{n}" for n in ("maps", "profiles", "actions", "force", "mass")}}
     assert all(table[n]["output"] == f"figures/{n}" for n in FIGURES)
     assert table["validation"]["output"] == "validation/fig_validation"
     # every figure has a known pixel size

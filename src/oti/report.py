@@ -439,3 +439,153 @@ def recovery_report(
     """
     rec = recovery(joint, per_element, truth, headline, n_sigma)
     return {"json": rec, "md": recovery_markdown(rec, x0)}
+
+
+# ------------------------------------------------------------ spline method
+#: Table 1 rows the spline column fills: (Table 1's plain label, constraints/spline_mass.csv column, scale,
+#: decimals); the others stay empty in it
+SPLINE_ROWS: tuple[tuple[str, str, float, int], ...] = (
+    ("Mdisk/Mdisk*", "mdisk_f", 1.0, 2),
+    ("h_z", "hz", 1.0, 3),
+    ("Mdisk", "mdisk", 1e-10, 2),
+)
+#: the spline column's head
+SPLINE_HEAD = "Spline profile x eq. 8 valley"
+
+
+def spline_cells(spline_mass: pd.DataFrame, name: str = "combined") -> dict[str, tuple[float, float, int]]:
+    """Table 1 label -> (value, error, decimals) of the spline constraint ``name`` (constraints/spline_mass.csv)."""
+    rows = spline_mass.set_index("name")
+    if name not in rows.index:
+        return {}
+    r = rows.loc[name]
+    return {plain: (float(r[col]) * scale, float(r[f"{col}_err"]) * scale, dig) for plain, col, scale, dig in SPLINE_ROWS}
+
+
+def with_spline_column(table: dict[str, object], spline_mass: pd.DataFrame) -> dict[str, object]:
+    """Table 1 (:func:`table1`'s dict) with a last column: (f, h_z, Mdisk) of the spline profile times eq. 8's
+    joint valley (:func:`oti.force_fit.force_constraints`, row "combined"); other rows empty in it."""
+    cells = spline_cells(spline_mass)
+    md_lines = []
+    for line in str(table["md"]).splitlines():
+        if line.startswith("| Parameter |"):
+            line += f" {SPLINE_HEAD} |"
+        elif line.startswith("|---|"):
+            line += "---|"
+        elif line.startswith("| "):
+            label = line[2:].split(" |")[0].split(" [")[0]
+            v = cells.get(label)
+            line += f" {v[0]:.{v[2]}f} ± {v[1]:.{v[2]}f} |" if v and np.isfinite(v[0]) else " |"
+        md_lines.append(line)
+    note = ("\nSpline column: the mass-model family fitted to the spline method's vertical force Sigma_z(z) "
+            "(all spline elements combined), times eq. 8's joint valley; constraints/spline_mass.csv, "
+            "docs/spline.md.\n")
+    md = "\n".join(md_lines) + "\n" + note
+    tex_lines = []
+    plain_of_tex = {r"$M_\mathrm{disk} / M^\star_\mathrm{disk}$": "Mdisk/Mdisk*", r"$h_{z,\odot}$": "h_z",
+                    r"$M_\mathrm{disk}$": "Mdisk"}
+    units = {"Mdisk/Mdisk*": "", "h_z": "kpc", "Mdisk": "1e10 Msun"}
+    for line in str(table["tex"]).splitlines():
+        if line.startswith("\\begin{deluxetable}{"):
+            line = line.replace("}\n", "").rstrip("}") + "c}"
+        elif line.startswith("\\tablehead{"):
+            line = line[:-1] + f" & \\colhead{{{SPLINE_HEAD}}}}}"
+        elif line.endswith(r" \\") and " & " in line:
+            label = plain_of_tex.get(line.split(" & ")[0])
+            v = cells.get(label) if label else None
+            cell = (f"${v[0]:.{v[2]}f} \\pm {v[1]:.{v[2]}f}{_tex_unit(units[label])}$"
+                    if v and np.isfinite(v[0]) else "")
+            line = line[:-3] + f" & {cell}" + r" \\"
+        tex_lines.append(line)
+    csv = table["csv"]
+    extra = pd.DataFrame([{"source": "spline", "parameter": plain, "unit": units[plain], "column": "spline_x_eq8",
+                           "value": v, "error": e, "error_independent": np.nan, "error_sys": np.nan,
+                           "note": "constraints/spline_mass.csv, row combined"}
+                          for plain, (v, e, _) in cells.items()])
+    return {"csv": pd.concat([csv, extra], ignore_index=True) if len(extra) else csv, "md": md,
+            "tex": "\n".join(tex_lines) + "\n"}
+
+
+def spline_recovery(spline_mass: pd.DataFrame, profiles: pd.DataFrame, offsets: pd.DataFrame, truth: dict,
+                    truth_force: pd.DataFrame, n_sigma: float = 3.0, heights: Sequence[float] = (0.35, 1.1)) -> dict:
+    """The spline method against the mock's truth (information beside the verdict).
+
+    Per spline element and their combination "all": Sigma_z at ``heights``
+    [kpc] (truth: rule truth_force's table), z_sun and v_z,sun; and the
+    (f, h_z) of each constraint of ``spline_mass`` ("spline", "eq8:...",
+    "combined"); each with pull = (fit - truth) / sigma and whether it is
+    within ``n_sigma``.
+    """
+    tf = truth_force.set_index("z_kpc")["sigma_kz"]
+    out: dict = {"n_sigma": n_sigma, "profiles": {}, "constraints": {}}
+
+    def check(fit, sig, tru):
+        pull = (fit - tru) / sig if sig > 0 else np.nan
+        return {"fit": fit, "sigma": sig, "truth": tru, "pull": pull,
+                "pass": bool(np.isfinite(pull) and abs(pull) <= n_sigma)}
+
+    for el, p in profiles.groupby("element", sort=False):
+        p = p.set_index("z_kpc")
+        d = {}
+        for h in heights:
+            zt = [z for z in tf.index if np.isclose(z, h)]
+            zp = [z for z in p.index if np.isclose(z, h)]
+            if zt and zp:
+                d[f"sigma_z({h:g} kpc)"] = check(float(p.loc[zp[0], "sigma_z"]), float(p.loc[zp[0], "sigma_z_err"]),
+                                                  float(tf.loc[zt[0]]))
+        o = offsets.set_index("element")
+        if el in o.index:
+            for q in ("zsun", "vzsun"):
+                d[q] = check(float(o.loc[el, q]), float(o.loc[el, f"{q}_err"]), float(truth[q]))
+        out["profiles"][el] = d
+    for _, r in spline_mass.iterrows():
+        out["constraints"][r["name"]] = {q: check(float(r[q]), float(r[f"{q}_err"]), float(truth[q]))
+                                         for q in ("mdisk_f", "hz")}
+    return out
+
+
+def spline_recovery_markdown(rec: dict) -> str:
+    """The Markdown section of a :func:`spline_recovery` dict."""
+    ns = rec["n_sigma"]
+    lines = ["", "## Spline method (torusimaging) against the truth (information)", "",
+             "Sigma_z = |a_z| / (2 pi G) [Msun/pc^2] above the fitted mid-plane, z_sun [pc], v_z,sun [km/s] per "
+             "spline element and their inverse-variance combination 'all'; sigma: the error draws' scatter "
+             "(spline/profiles.csv, spline/offsets.csv; docs/spline.md).", "",
+             f"| element | quantity | fit | sigma | truth | (fit - truth)/sigma | within {ns:g} sigma |",
+             "|---|---|---|---|---|---|---|"]
+    for el, d in rec["profiles"].items():
+        for q, c in d.items():
+            lines.append(f"| {el} | {q} | {_fmt(c['fit'])} | {_fmt(c['sigma'], '.3g')} | {_fmt(c['truth'])} | "
+                         f"{_fmt(c['pull'], '+.2f')} | {'yes' if c['pass'] else 'NO'} |")
+    lines += ["", "(f, h_z [kpc]) of the mass-model family fitted to the spline's Sigma_z(z) ('spline'), of eq. 8's "
+              "joint valley ('eq8:...') and of their product ('combined'), constraints/spline_mass.csv:", "",
+              f"| constraint | f | (f - truth)/sigma | h_z | (h_z - truth)/sigma | both within {ns:g} sigma |",
+              "|---|---|---|---|---|---|"]
+    for name, d in rec["constraints"].items():
+        f, h = d["mdisk_f"], d["hz"]
+        lines.append(f"| {name} | {_fmt(f['fit'], '.3f')} +- {_fmt(f['sigma'], '.3f')} | {_fmt(f['pull'], '+.2f')} | "
+                     f"{_fmt(h['fit'], '.3f')} +- {_fmt(h['sigma'], '.3f')} | {_fmt(h['pull'], '+.2f')} | "
+                     f"{'yes' if f['pass'] and h['pass'] else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
+def table1_with_spline(joint: pd.DataFrame, exclude: list[str], spline_mass: pd.DataFrame | None = None,
+                       **kw) -> dict[str, object]:
+    """The table1 stage: :func:`table1` (its keywords ``kw``) with the spline column (:func:`with_spline_column`)
+    when ``spline_mass`` (constraints/spline_mass.csv) is given."""
+    t = table1(joint, exclude, **kw)
+    return t if spline_mass is None else with_spline_column(t, spline_mass)
+
+
+def recovery_with_spline(joint: pd.DataFrame, per_element: pd.DataFrame, headline: pd.DataFrame, truth: dict,
+                         n_sigma: float = 3.0, x0: Sequence[float] = K.X0, spline: dict | None = None
+                         ) -> dict[str, object]:
+    """The recovery stage: :func:`recovery_report`, plus the spline method's section when ``spline`` holds its
+    tables ({"mass", "profiles", "offsets", "truth_force"}: DataFrames; :func:`spline_recovery`)."""
+    rep = recovery_report(joint, per_element, headline, truth, n_sigma, x0)
+    if spline is not None:
+        rec = spline_recovery(spline["mass"], spline["profiles"], spline["offsets"], truth, spline["truth_force"],
+                              n_sigma)
+        rep["json"]["spline"] = rec
+        rep["md"] = rep["md"] + spline_recovery_markdown(rec)
+    return rep

@@ -143,6 +143,49 @@ if PROFILE["n_bootstrap"] <= len(ELEMENTS) + 2:
     )
 
 
+# ------------------------------------------------------------------ spline
+# torusimaging's spline method (spline.smk)
+
+SPLINE = config["spline"]
+SPLINE_DIR = f"{RES}/spline"
+
+for _el in SPLINE["elements"]:
+    if _el not in ELEMENTS:
+        raise ValueError(
+            f"config: spline.elements names {_el!r}, which is not in config key "
+            f"'elements' ({', '.join(ELEMENTS)})"
+        )
+for _z in SPLINE["fit_z_kpc"]:
+    if abs(_z / 0.025 - round(_z / 0.025)) > 1e-6 or _z >= SPLINE["z_max_kpc"]:
+        raise ValueError(
+            f"config: spline.fit_z_kpc value {_z} must be a multiple of 0.025 kpc "
+            f"below spline.z_max_kpc = {SPLINE['z_max_kpc']}"
+        )
+
+
+def spline_sample_inputs(wildcards=None):
+    """The parent sample (low-alpha cut applied), or the catalog files to rebuild the quality sample."""
+    if SPLINE["sample"]["low_alpha"]:
+        return {"parent": f"{RES}/parent_sample.parquet"}
+    return catalog_files()
+
+
+def spline_fit_settings():
+    """The spline section's fit settings (oti.spline_oti.SplineSettings)."""
+    skip = ("elements", "sample", "errors", "n_draws", "mcmc_warmup", "mcmc_steps")
+    skip += ("fit_z_kpc", "grid_f", "grid_hz", "valley")
+    return {k: v for k, v in SPLINE.items() if k not in skip}
+
+
+def spline_targets():
+    """The spline stage's outputs (all_targets)."""
+    return [
+        f"{SPLINE_DIR}/profiles.csv",
+        f"{SPLINE_DIR}/offsets.csv",
+        f"{RES}/constraints/spline_mass.csv",
+    ]
+
+
 def n_chunks():
     o = config["optimize"]
     return math.ceil(o["n_bootstrap"] / o["chunk_size"])
@@ -207,6 +250,8 @@ def all_targets():
         f"{RES}/constraints/start_sensitivity.csv",
     ]
     t += [f"{RES}/validation/{n}" for n in ("actions.parquet", "summary.csv")]
+    # torusimaging's spline method and its (f, h_z) with eq. 8 (spline.smk)
+    t += spline_targets()
     # every figure of workflow/figures.yaml made for this dataset (figures.smk)
     return t + figure_targets()
 

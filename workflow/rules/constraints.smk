@@ -34,6 +34,7 @@ rule table1:
         joint=f"{RES}/constraints/joint.csv",
         profile=f"{RES}/constraints/profile_headline.csv",
         starts=f"{RES}/constraints/start_sensitivity.csv",
+        spline=f"{RES}/constraints/spline_mass.csv",
     output:
         tex=report(
             f"{RES}/table1.tex",
@@ -77,6 +78,10 @@ rule recovery:
         per_element=f"{RES}/constraints/per_element.csv",
         headline=f"{RES}/constraints/profile_headline.csv",
         truth=f"{MOCK}/truth.json",
+        spline_mass=f"{RES}/constraints/spline_mass.csv",
+        spline_profiles=f"{RES}/spline/profiles.csv",
+        spline_offsets=f"{RES}/spline/offsets.csv",
+        truth_force=f"{RES}/truth_force.csv",
     output:
         md=report(
             f"{RES}/recovery.md",

@@ -12,7 +12,8 @@ Modules: :mod:`.sample` (Figs 1, 2), :mod:`.orbits` (Figs 3, 4), :mod:`.grid`
 (Figs 5, 6), :mod:`.constraints` (Figs 7, 8, recovery), :mod:`.profile`
 (the profile estimator's valleys and vertical force, not in the paper), :mod:`.validation` (the
 Staeckel-fudge check), :mod:`.start_sensitivity` (the trials' (f, h_z)
-against their start). Each registers the figures it draws, by name, with
+against their start), :mod:`.spline` (torusimaging's spline method and its
+(f, h_z) with eq. 8). Each registers the figures it draws, by name, with
 :func:`.registry.register`; workflow/figures.yaml lists them for the rules.
 """
 
@@ -56,6 +57,11 @@ _SIZES = {
     "vertical_force": (12.0, 7.0),
     "validation": (9.0, 9.0),
     "start_sensitivity": (11.0, 4.2),
+    "spline_maps": (12.0, 7.0),
+    "spline_profiles": (11.0, 4.5),
+    "spline_actions": (8.0, 7.0),
+    "spline_force": (7.5, 5.5),
+    "spline_mass": (6.5, 5.5),
 }
 
 

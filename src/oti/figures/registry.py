@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 Plotter = Callable[[Mapping[str, str], Mapping[str, Any]], "Figure"]
 
 #: the modules of oti.figures whose functions register themselves
-MODULES = ("sample", "orbits", "grid", "constraints", "profile", "validation", "start_sensitivity")
+MODULES = ("sample", "orbits", "grid", "constraints", "profile", "validation", "start_sensitivity",
+           "spline")
 
 #: keys of a figure table entry: required, and allowed
 REQUIRED_KEYS = frozenset({"rule", "output", "message", "caption", "report"})

@@ -62,6 +62,38 @@ def integrals(model: MassModel, xyz: np.ndarray, vxyz: np.ndarray) -> tuple[np.n
     return E, lz
 
 
+#: what the mock's abundances are functions of (:attr:`AbundanceModel.integral`):
+#: "energy", the random energy E - E_circ(L_z) (the default); "vertical", the
+#: vertical energy of the vertical action, E_z(J_z) (:func:`vertical_energy`)
+ABUNDANCE_INTEGRALS: tuple[str, ...] = ("energy", "vertical")
+
+
+def vertical_energy(model: MassModel, jz: np.ndarray, r0: float = K.R0_KPC) -> np.ndarray:
+    """Energy E_z [(km/s)^2] of the vertical orbit of action ``jz`` [kpc km/s] (N,) at radius ``r0`` [kpc].
+
+    The orbit in the 1D potential Phi(r0, z) - Phi(r0, 0) of ``model``:
+    J_z(E_z) = (2/pi) int_0^z_max sqrt(2 (E_z - Phi_z(z))) dz, tabulated on
+    400 energies (geometric) up to Phi_z(6 kpc) (Gauss-Legendre in the angle z =
+    z_max sin(t)) and inverted by interpolation; NaN where ``jz`` is not
+    finite or beyond the table.
+    """
+    zz = np.linspace(0.0, 6.0, 3001)
+    phi_z = potential_energy(model, np.array([np.full_like(zz, r0), np.zeros_like(zz), zz]))
+    phi_z = phi_z - phi_z[0]
+    e_grid = phi_z[-1] * np.geomspace(1e-6, 1.0, 400)
+    z_max = np.interp(e_grid, phi_z, zz)
+    t, w = np.polynomial.legendre.leggauss(64)
+    t = 0.25 * np.pi * (t + 1.0)  # [0, pi/2]
+    z = z_max[:, None] * np.sin(t)[None, :]
+    v2 = np.clip(2.0 * (e_grid[:, None] - np.interp(z, zz, phi_z)), 0.0, None)
+    j_grid = (2.0 / np.pi) * np.sum(0.25 * np.pi * w[None, :] * np.sqrt(v2)
+                                    * z_max[:, None] * np.cos(t)[None, :], axis=1)
+    jz = np.asarray(jz, dtype=float)
+    out = np.interp(jz, np.r_[0.0, j_grid], np.r_[0.0, e_grid], right=np.nan)
+    out[~np.isfinite(jz)] = np.nan
+    return out
+
+
 @dataclass
 class AbundanceModel:
     """Abundances as exact functions of the integrals (E, L_z) in the truth model.
@@ -82,8 +114,12 @@ class AbundanceModel:
     coeffs: dict[str, dict[str, float]] = field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_ABUNDANCE_COEFFS.items()}
     )
+    #: what the random energy is (:data:`ABUNDANCE_INTEGRALS`, :meth:`label_integrals`)
+    integral: str = "energy"
 
     def __post_init__(self) -> None:
+        if self.integral not in ABUNDANCE_INTEGRALS:
+            raise ValueError(f"abundance integral must be one of {ABUNDANCE_INTEGRALS}, got {self.integral!r}")
         R = np.geomspace(0.05, 80.0, 20000)
         vc = np.asarray(self.model.vcirc(R))
         pot = potential_energy(self.model, np.array([R, np.zeros_like(R), np.zeros_like(R)]))
@@ -104,6 +140,32 @@ class AbundanceModel:
         """(x_E, x_R): random energy / E_SCALE_KMS2 and R_g - R0 [kpc]."""
         ec, rg = self.circular(lz)
         return (np.asarray(E, float) - ec) / E_SCALE_KMS2, rg - K.R0_KPC
+
+    def label_integrals(self, xyz: np.ndarray, vxyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(E [(km/s)^2], L_z [kpc km/s]) that :meth:`mean` takes, for stars at (xyz [kpc], vxyz [km/s]), (3, N).
+
+        ``integral == "energy"``: the stars' integrals (:func:`integrals`).
+        ``"vertical"``: E is replaced by E_circ(L_z) + E_z(J_z), so the
+        random energy is the vertical energy :func:`vertical_energy` of the
+        star's vertical action J_z (Staeckel, truth model): the abundances
+        are functions of (J_z, L_z), with the same vertical gradients as
+        "energy" but none along the radial action (docs/spline.md, "The
+        mock's abundances").
+        """
+        E, lz = integrals(self.model, xyz, vxyz)
+        if self.integral == "energy":
+            return E, lz
+        from ..actions import action_arrays
+
+        jz = action_arrays(self.model, np.asarray(xyz, float), np.asarray(vxyz, float), backend="galpy")["J_z"]
+        ez = vertical_energy(self.model, jz)
+        # a failed action (none expected in the disk): the local vertical energy at the star's R
+        bad = ~np.isfinite(ez)
+        if bad.any():
+            mid = np.array([xyz[0][bad], xyz[1][bad], np.zeros(bad.sum())])
+            ez[bad] = (potential_energy(self.model, np.asarray(xyz, float)[:, bad])
+                       - potential_energy(self.model, mid) + 0.5 * np.asarray(vxyz, float)[2][bad] ** 2)
+        return self.circular(lz)[0] + ez, lz
 
     def mean(self, E: np.ndarray, lz: np.ndarray) -> dict[str, np.ndarray]:
         """Noise-free abundance of every element of :attr:`coeffs`."""

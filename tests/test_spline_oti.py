@@ -1,0 +1,320 @@
+"""torusimaging's spline method (oti.spline_oti) on an analytic vertical slab, and the (f, h_z) fit (oti.force_fit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("torusimaging")
+
+from oti import spline_oti as S  # noqa: E402
+from oti.force_fit import force_constraints, force_grid, summarise  # noqa: E402
+
+#: the slab Phi(z) = A (sqrt(z^2 + b^2) - b): a_z = -A z / sqrt(z^2 + b^2);
+#: A [(km/s)^2 / kpc] = 2 pi G x 70 Msun/pc^2, b [kpc]
+SLAB_A = 1891.0
+SLAB_B = 0.3
+#: injected offsets of the frame from the slab's mid-plane: z [kpc], v_z [km/s]
+POS0, VEL0 = 0.025, 3.0
+
+
+def slab_energy(z: np.ndarray, vz: np.ndarray) -> np.ndarray:
+    """Vertical energy [(km/s)^2] in the slab, (z [kpc], v_z [km/s]) relative to its mid-plane."""
+    return SLAB_A * (np.sqrt(z**2 + SLAB_B**2) - SLAB_B) + 0.5 * vz**2
+
+
+def slab_az(z: np.ndarray) -> np.ndarray:
+    """The slab's a_z [km/s/Myr] at heights z [kpc] above its mid-plane."""
+    return -SLAB_A * z / np.sqrt(z**2 + SLAB_B**2) * S.KMS_IN_KPC_MYR
+
+
+def slab_sample(n: int = 40000, noise: float = 0.005, seed: int = 3) -> pd.DataFrame:
+    """Stars of an isothermal-like f(E) ~ exp(-E / (25 km/s)^2) in the slab, seen in a frame offset by
+    (POS0, VEL0), with a label that is a function of E alone (0.05 dex per 1000 (km/s)^2) plus noise."""
+    rng = np.random.default_rng(seed)
+    z, vz = [], []
+    while sum(len(a) for a in z) < n:
+        zz = rng.uniform(-1.2, 1.2, 4 * n)
+        vv = rng.uniform(-70.0, 70.0, 4 * n)
+        keep = rng.uniform(size=zz.size) < np.exp(-slab_energy(zz, vv) / 25.0**2) + 0.02
+        z.append(zz[keep])
+        vz.append(vv[keep])
+    z, vz = np.concatenate(z)[:n], np.concatenate(vz)[:n]
+    label = 0.05 * slab_energy(z, vz) / 1000.0 + noise * rng.normal(size=n)
+    return pd.DataFrame({"APOGEE_ID": [f"s{i}" for i in range(n)], "z": z + POS0, "vz": vz + VEL0,
+                         "LAB": label, "LAB_ERR": np.full(n, noise)})
+
+
+SETTINGS = S.SplineSettings(n_bins=24, z_max_kpc=1.2, vz_max_kms=70.0, min_stars=100, min_bins=20)
+
+
+@pytest.fixture(scope="module")
+def slab_fit():
+    sample = slab_sample()
+    return sample, S.fit_label(sample, "LAB", SETTINGS)
+
+
+@pytest.mark.slow
+def test_slab_acceleration_recovered(slab_fit):
+    """a_z(z) of the analytic slab within 8% from 0.2 to 1.0 kpc (noise-free limit: a few %)."""
+    _, fit = slab_fit
+    z = np.array([0.2, 0.35, 0.5, 0.8, 1.0])
+    prof = S.vertical_profile(fit, fit.params, z)
+    np.testing.assert_allclose(prof["a_z"], slab_az(z), rtol=0.08)
+    # Sigma_z is |a_z| / (2 pi G) in Msun/pc^2
+    np.testing.assert_allclose(prof["sigma_z"], np.abs(slab_az(z)) / S.KMS_IN_KPC_MYR / 2 / np.pi
+                               / 4.30091727e-6 / 1e6, rtol=0.08)
+
+
+@pytest.mark.slow
+def test_slab_offsets_recovered(slab_fit):
+    """The injected mid-plane offsets: z within 10 pc, v_z within 1 km/s; the Sun's follow."""
+    _, fit = slab_fit
+    assert abs(fit.pos0_kpc - POS0) < 0.010
+    assert abs(fit.vel0_kms - VEL0) < 1.0
+    off = S.solar_offsets(fit.params, zsun=20.8, vzsun=7.78)
+    assert abs(off["zsun"] - (20.8 - 1e3 * POS0)) < 10.0
+    assert abs(off["vzsun"] - (7.78 - VEL0)) < 1.0
+
+
+@pytest.mark.slow
+def test_slab_actions_are_the_slab_actions(slab_fit):
+    """The model's J and theta agree with the slab's own (1D action integral; angle from the time)."""
+    sample, fit = slab_fit
+    sub = sample.iloc[:300]
+    aa = S.action_angles(fit, sub, SETTINGS)
+    ok = aa["orbit_in_box"].to_numpy()
+    z, vz = sub["z"].to_numpy() - POS0, sub["vz"].to_numpy() - VEL0
+    e = slab_energy(z, vz)
+    # J(E) = (2/pi) int_0^zmax sqrt(2 (E - Phi)) dz, by Gauss-Legendre in z = zmax sin(t)
+    zmax = np.sqrt(((e / SLAB_A) + SLAB_B) ** 2 - SLAB_B**2)
+    t, w = np.polynomial.legendre.leggauss(64)
+    t = 0.25 * np.pi * (t + 1)
+    zz = zmax[:, None] * np.sin(t)
+    v = np.sqrt(np.clip(2 * (e[:, None] - slab_energy(zz, 0.0)), 0, None))
+    jz = (2 / np.pi) * np.sum(0.25 * np.pi * w * v * zmax[:, None] * np.cos(t), axis=1)
+    big = ok & (jz > 1.0)
+    assert big.sum() > 100
+    ratio = aa["J_spline"].to_numpy()[big] / jz[big]
+    assert abs(np.median(ratio) - 1) < 0.05
+    assert np.percentile(np.abs(ratio - 1), 90) < 0.15
+
+
+@pytest.mark.slow
+def test_error_draws_of_every_method(slab_fit):
+    """Bootstrap, Cramer-Rao and NUTS (a short chain) draws give finite profiles scattered around the fit."""
+    sample, fit = slab_fit
+    z = np.array([0.35, 1.0])
+    best = S.vertical_profile(fit, fit.params, z)["sigma_z"]
+    boot, numbers = S.bootstrap_params(fit, sample.iloc[:20000], SETTINGS, 3, np.random.default_rng(1))
+    crlb = S.crlb_params(fit, 50, 1)
+    mcmc = S.mcmc_params(fit, n_warmup=10, n_steps=10, seed=0, n_keep=4)
+    for draws in (boot, crlb, mcmc):
+        prof = np.array([S.vertical_profile(fit, p, z)["sigma_z"] for p in draws])
+        assert len(draws) >= 3 and np.all(np.isfinite(prof))
+        assert np.all(np.abs(np.median(prof, axis=0) / best - 1) < 0.3)
+    assert numbers == [0, 1, 2]
+
+
+def test_mass_model_family_recovered():
+    """(f, h_z) from a Sigma_z(z) profile made by the family itself, with a 2% diagonal error."""
+    z = np.array([0.2, 0.35, 0.5, 0.8, 1.1])
+    f_true, hz_true = 1.1, 0.3
+    f_grid, hz_grid = np.arange(0.8, 1.41, 0.05), np.arange(0.2, 0.41, 0.025)
+    truth = force_grid([f_true], [hz_true], z)[0, 0]
+    prof = pd.DataFrame({"element": "X", "z_kpc": z, "sigma_z": truth})
+    rng = np.random.default_rng(0)
+    draws = pd.DataFrame([{"element": "X", "draw": d, "z_kpc": zz, "sigma_z": s}
+                          for d in range(40) for zz, s in zip(z, truth * (1 + 0.02 * rng.normal(size=z.size)))])
+    summ, grid = force_constraints(prof, draws, None, list(z), f_grid, hz_grid)
+    row = summ.set_index("name").loc["spline:X"]
+    assert abs(row["mdisk_f_best"] - f_true) < 1e-9 and abs(row["hz_best"] - hz_true) < 1e-9
+    assert abs(row["mdisk_f"] - f_true) < 2 * row["mdisk_f_err"]
+    assert abs(row["hz"] - hz_true) < 2 * row["hz_err"]
+    assert row["chi2_min"] < 1e-9
+    assert len(grid) == f_grid.size * hz_grid.size
+
+
+def test_valley_and_profile_combine_to_a_point():
+    """A valley (degenerate along f(h_z)) times a profile constraint: the product is tighter than either."""
+    f = np.linspace(0.5, 1.5, 41)
+    hz = np.linspace(0.1, 0.5, 41)
+    F, H = np.meshgrid(f, hz, indexing="ij")
+    valley = ((F - (0.7 + 1.5 * H)) / 0.05) ** 2  # slope df/dh_z = 1.5
+    prof = ((F - 1.0) / 0.3) ** 2 + ((H - 0.2) / 0.03) ** 2
+    a, b, c = (summarise(x, f, hz, n) for x, n in ((valley, "v"), (prof, "p"), (valley + prof, "c")))
+    assert abs(a["slope_df_dhz"] - 1.5) < 0.1
+    assert c["mdisk_f_err"] < min(a["mdisk_f_err"], b["mdisk_f_err"])
+    assert c["hz_err"] < min(a["hz_err"], b["hz_err"])
+    assert abs(c["hz"] - 0.2) < 0.02 and abs(c["mdisk_f"] - 1.0) < 0.05
+
+
+# ------------------------------------------------------------------ bad input
+def test_no_finite_label_names_element():
+    s = slab_sample(2000)
+    s["LAB"] = np.nan
+    with pytest.raises(S.SplineFitError, match="LAB: no star .* finite LAB"):
+        S.fit_label(s, "LAB", SETTINGS)
+
+
+def test_too_few_stars_names_element():
+    s = slab_sample(2000)
+    with pytest.raises(S.SplineFitError, match="LAB: too few stars"):
+        S.fit_label(s, "LAB", S.SplineSettings(min_stars=5000))
+    with pytest.raises(S.SplineFitError, match="LAB: too few stars per bin"):
+        S.fit_label(s, "LAB", S.SplineSettings(n_bins=30, z_max_kpc=1.2, vz_max_kms=70.0, s_n_thresh=1000, min_stars=10))
+
+
+def test_non_convergence_names_element():
+    s = slab_sample(5000)
+    with pytest.raises(S.SplineFitError, match="LAB: the spline fit did not converge"):
+        S.fit_label(s, "LAB", S.SplineSettings(n_bins=24, z_max_kpc=1.2, vz_max_kms=70.0, min_stars=100, min_bins=20, maxiter=10))
+
+
+@pytest.mark.slow
+def test_regulariser_is_the_package_s_without_its_overflow(slab_fit):
+    """oti's regulariser equals torusimaging's default where that is finite, and stays finite where the
+    package's log(1 + exp(x)) overflows (a step to strongly distorted e_m: L-BFGS-B then stops at once)."""
+    import copy
+
+    from torusimaging.model_spline import regularization_func_default
+
+    _, fit = slab_fit
+    kw = dict(label_l2_sigma=1.0, label_smooth_sigma=0.5, e_l2_sigmas={2: 1.0, 4: 1.0},
+              e_smooth_sigmas={2: 0.5, 4: 0.5}, dacc_strength=100.0)
+    assert float(S.regularization(fit.model, fit.params, **kw)) == pytest.approx(
+        float(regularization_func_default(fit.model, fit.params, **kw)), rel=1e-12)
+    p = copy.deepcopy(fit.params)
+    p["e_params"][2]["vals"] = np.array([0.81, 3.85, 2.5])
+    p["e_params"][4]["vals"] = np.array([-4.12, -8.04])
+    assert not np.isfinite(float(regularization_func_default(fit.model, p, **kw)))
+    assert np.isfinite(float(S.regularization(fit.model, p, **kw)))
+
+
+def test_one_d_sample_cuts():
+    """The tutorial's cuts select on R, y, R - R_g and v_R in the given frame."""
+    from oti.frame import FastFrame
+
+    rng = np.random.default_rng(1)
+    n = 500
+    d = rng.uniform(0.2, 2.0, n)
+    ra, dec = rng.uniform(0, 360, n), np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    parent = pd.DataFrame({"APOGEE_ID": [f"a{i}" for i in range(n)], "ra": ra, "dec": dec,
+                           "parallax": 1 / d, "pmra": rng.normal(0, 20, n), "pmdec": rng.normal(0, 20, n),
+                           "rv": rng.normal(0, 30, n), "X": rng.normal(size=n), "X_ERR": 0.01})
+    cuts = S.SampleCuts()
+    out = S.one_d_sample(parent, ["X"], cuts)
+    xyz, vxyz = FastFrame.from_sky(*(parent[c].to_numpy() for c in ("ra", "dec", "parallax", "pmra", "pmdec", "rv")))()
+    R = np.hypot(xyz[0], xyz[1])
+    assert 0 < len(out) < n
+    assert np.all(np.abs(out["R"] - 8.122) < cuts.r_window_kpc)
+    assert np.all(np.abs(out["y"]) < cuts.y_window_kpc)
+    assert np.all(np.abs(out["vR"]) < cuts.vr_max_kms)
+    assert np.all(np.abs(out["R"] - out["Rg"]) < cuts.rg_window_kpc)
+    assert np.all(np.abs(out["Rg"] - 8.122) < cuts.rg_r0_window_kpc)
+    assert set(out["APOGEE_ID"]) <= set(parent["APOGEE_ID"]) and R.size == n
+    # the tutorial's cuts: no guiding-radius window, |v_R| < 25 km/s, |R - R_g| < 1.5 kpc
+    tut = S.one_d_sample(parent, ["X"], S.SampleCuts(1.0, 1.0, 1.5, 25.0, 229.0, float("inf"), False))
+    keep = ((np.abs(R - 8.122) < 1.0) & (np.abs(xyz[1]) < 1.0) & (np.abs(vR := (xyz[0] * vxyz[0] + xyz[1] * vxyz[1]) / R) < 25)
+            & (np.abs(R - R * (xyz[1] * vxyz[0] - xyz[0] * vxyz[1]) / R / 229.0) < 1.5))
+    assert list(tut["APOGEE_ID"]) == list(parent["APOGEE_ID"][keep]) and np.isfinite(vR).all()
+
+
+def _element_tables(el: str, value: float, err: float, shift: np.ndarray, z: np.ndarray):
+    """A profile and its draws: sigma_z = value at every height, draw d offset by err * shift[d]."""
+    prof = pd.DataFrame({"element": el, "z_kpc": z, **{q: value for q in ("a_z", "sigma_z", "rho")}})
+    draws = pd.DataFrame([{"element": el, "draw": d, "z_kpc": h, "a_z": value + err * s, "sigma_z": value + err * s,
+                           "rho": value + err * s, "zsun": 17 + err * s, "vzsun": 8.8 + err * s}
+                          for d, s in enumerate(shift) for h in z])
+    off = {"element": el, "zsun": 17.0, "zsun_err": err, "vzsun": 8.8, "vzsun_err": err, "errors": "bootstrap"}
+    return prof, draws, off
+
+
+def test_combined_profile_weights_and_keeps_the_correlation():
+    """Inverse-variance weights; independent draws shrink the error, identical draws (shared stars) do not."""
+    z = np.array([0.35, 1.1])
+    rng = np.random.default_rng(2)
+    s1, s2 = rng.normal(size=400), rng.normal(size=400)
+    for shift2, expect in ((s2, 1 / np.sqrt(1 / 1 + 1 / 4)), (s1, None)):
+        p1, d1, o1 = _element_tables("A", 50.0, 1.0, s1, z)
+        p2, d2, o2 = _element_tables("B", 60.0, 2.0, shift2, z)
+        prof, draws, off = S.combine_elements(pd.concat([p1, p2]), pd.concat([d1, d2]), pd.DataFrame([o1, o2]))
+        w = np.array([1 / np.var(s1, ddof=1), 1 / (4 * np.var(shift2, ddof=1))])
+        np.testing.assert_allclose(prof["sigma_z"], (w[0] * 50 + w[1] * 60) / w.sum())
+        if expect is not None:  # independent: the inverse-variance error
+            assert prof["sigma_z_err"].iloc[0] == pytest.approx(expect, rel=0.1)
+        else:  # the same resample moves both: the combined error is no smaller than A's
+            assert prof["sigma_z_err"].iloc[0] >= 0.99 * np.std(s1, ddof=1)
+        assert set(draws["draw"]) == set(range(400)) and off["element"].iloc[0] == "all"
+
+
+def test_spline_figures_draw_from_their_tables(tmp_path):
+    """Each registered spline figure draws from small tables with its fixed pixel size."""
+    from oti.figures import png_size, save
+    from oti.figures.registry import draw
+
+    z = np.round(np.arange(0, 1.2, 0.05), 3)
+    prof = pd.concat([pd.DataFrame({"element": el, "z_kpc": z, **{
+        f"{q}{s}": v for q, base in (("a_z", -2.0), ("sigma_z", 50.0), ("rho", 0.05))
+        for s, v in (("", base * z), ("_lo", 0.9 * base * z), ("_hi", 1.1 * base * z), ("_err", 0.1 * base * z))}})
+        for el in ("MG_FE", "O_FE")])
+    prof.to_csv(tmp_path / "profiles.csv", index=False)
+    zz, vv = np.meshgrid(np.linspace(-1.1, 1.1, 12), np.linspace(-65, 65, 12))
+    maps = pd.concat([pd.DataFrame({"element": el, "z": zz.ravel(), "vz": vv.ravel(), "counts": 5.0,
+                                    "label": zz.ravel() ** 2, "label_err": 0.01, "model": zz.ravel() ** 2,
+                                    "residual": 0.0}) for el in ("MG_FE", "O_FE")])
+    maps.to_parquet(tmp_path / "maps.parquet")
+    rng = np.random.default_rng(0)
+    jz = rng.lognormal(0, 1, 200)
+    aa = pd.DataFrame({"element": "MG_FE", "J_spline": jz, "theta_spline": rng.uniform(0, 6.28, 200),
+                       "orbit_in_box": True, "J_z": jz * 1.02, "theta_z": rng.uniform(0, 6.28, 200)})
+    aa.to_parquet(tmp_path / "actions.parquet")
+    pd.DataFrame({"name": "all", "hz": 0.3, "mdisk_f": 1.2, "z_kpc": z, "sigma_kz": 50 * z,
+                  "sigma_kz_err": 1.0}).to_csv(tmp_path / "force.csv", index=False)
+    pd.DataFrame([{"name": "all", "quantity": q, "value": v, "err_stat": 1.0, "err_sys": 0.5, "unit": "", "note": ""}
+                  for q, v in (("z_p", 0.5), ("sigma_z_p", 25.0))]).to_csv(tmp_path / "headline.csv", index=False)
+    F, H = np.meshgrid(np.linspace(0.8, 1.6, 9), np.linspace(0.2, 0.4, 9), indexing="ij")
+    pd.DataFrame({"mdisk_f": F.ravel(), "hz": H.ravel(), "chi2_spline": ((F - 1.2) / 0.1).ravel() ** 2,
+                  "chi2_eq8:all": ((F - 0.6 - 2 * H) / 0.05).ravel() ** 2,
+                  "chi2_combined": 0.0}).to_parquet(tmp_path / "grid.parquet")
+    pd.DataFrame([{"name": "spline", "mdisk_f": 1.2, "hz": 0.3}, {"name": "combined", "mdisk_f": 1.2, "hz": 0.3}]
+                 ).to_csv(tmp_path / "summary.csv", index=False)
+    inputs = {"profiles": tmp_path / "profiles.csv", "maps": tmp_path / "maps.parquet",
+              "actions": tmp_path / "actions.parquet", "force": tmp_path / "force.csv",
+              "headline": tmp_path / "headline.csv", "grid": tmp_path / "grid.parquet",
+              "summary": tmp_path / "summary.csv"}
+    for name in ("spline_maps", "spline_profiles", "spline_actions", "spline_force", "spline_mass"):
+        png = tmp_path / f"{name}.png"
+        save(draw(name, {k: str(v) for k, v in inputs.items()}, {}), tmp_path / f"{name}.pdf", png)
+        from PIL import Image
+
+        assert Image.open(png).size == png_size(name), name
+
+
+def test_table1_gains_the_spline_column():
+    """Table 1's Markdown, LaTeX and CSV gain the column (f, h_z, Mdisk of 'combined'); other rows stay empty."""
+    from oti.report import SPLINE_HEAD, with_spline_column
+
+    table = {
+        "md": "| Parameter | all |\n|---|---|\n| Mdisk/Mdisk* | 1.11 ± 0.04 |\n| h_z [kpc] | 0.204 ± 0.024 |\n"
+              "| z_sun [pc] | 23.7 ± 2.8 |\n| Mdisk [1e10 Msun] | 7.22 ± 0.25 |\n",
+        "tex": "\\begin{deluxetable}{lc}\n\\tablehead{\\colhead{Parameter} & \\colhead{all}}\n\\startdata\n"
+               "$M_\\mathrm{disk} / M^\\star_\\mathrm{disk}$ & $1.11 \\pm 0.04$ \\\\\n"
+               "$z_\\odot$ & $23.7 \\pm 2.8$ \\\\\n\\enddata\n\\end{deluxetable}\n",
+        "csv": pd.DataFrame([{"source": "nelder_mead", "parameter": "Mdisk/Mdisk*", "unit": "", "column": "all",
+                              "value": 1.11, "error": 0.04, "error_independent": np.nan, "error_sys": np.nan,
+                              "note": ""}]),
+    }
+    mass = pd.DataFrame([{"name": "combined", "mdisk_f": 1.25, "mdisk_f_err": 0.1, "hz": 0.3, "hz_err": 0.05,
+                          "mdisk": 1.25 * 6.52551e10, "mdisk_err": 0.1 * 6.52551e10}])
+    t = with_spline_column(table, mass)
+    md = t["md"].splitlines()
+    assert md[0].endswith(f"| {SPLINE_HEAD} |") and md[1] == "|---|---|---|"
+    assert md[2].endswith("| 1.25 ± 0.10 |") and md[3].endswith("| 0.300 ± 0.050 |")
+    assert md[4].endswith("| 23.7 ± 2.8 | |") and md[5].endswith("| 8.16 ± 0.65 |")
+    tex = t["tex"]
+    assert "\\begin{deluxetable}{lcc}" in tex and f"\\colhead{{{SPLINE_HEAD}}}}}" in tex
+    assert "& $1.25 \\pm 0.10$ \\\\" in tex and "$23.7 \\pm 2.8$ &  \\\\" in tex
+    spl = t["csv"][t["csv"]["source"] == "spline"].set_index("parameter")
+    assert spl.loc["Mdisk", "value"] == pytest.approx(8.1568875) and len(t["csv"]) == 4
