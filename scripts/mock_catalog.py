@@ -7,7 +7,8 @@ from oti.mock import generate_mock
 def main(smk):
     p = smk.params
     generate_mock(smk.output.allstar, smk.output.gaia, smk.output.truth,
-                  n_stars=p.n_stars, seed=p.seed, truth=dict(p.truth), errors=p.errors)
+                  n_stars=p.n_stars, seed=p.seed, truth=dict(p.truth), errors=p.errors,
+                  abundance_integral=p.abundance_integral)
 
 
 run_script(snakemake, main)  # noqa: F821

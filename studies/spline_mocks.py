@@ -10,8 +10,8 @@ Writes ``<out>/s<seed>/`` with the two FITS files, ``truth.json`` and
 ``studies/spline_realisations.py`` reads. ``--integral vertical`` makes the
 abundances functions of the vertical action instead of E - E_circ(L_z)
 (:class:`oti.mock.abundances.AbundanceModel`, ``integral``; docs/spline.md,
-"The mock's abundances"): until ``generate_mock`` takes the option, this
-study swaps the integrals function it calls.
+"The mock's abundances"; ``generate_mock``'s ``abundance_integral``, config
+``mock.abundance_integral``).
 """
 
 from __future__ import annotations
@@ -46,13 +46,11 @@ def main() -> None:
     ap.add_argument("--no-errors", action="store_true", help="no astrometric and RV errors")
     a = ap.parse_args()
     truth = dict(zip(("mdisk_f", "hz", "zsun", "vzsun"), (float(x) for x in a.truth.split(","))))
-    if a.integral == "vertical":
-        M.integrals = lambda model, xyz, vxyz: AbundanceModel(model, integral="vertical").label_integrals(xyz, vxyz)
     for seed in seeds(a.seeds):
         d = a.out / f"s{seed}"
         d.mkdir(parents=True, exist_ok=True)
         M.generate_mock(d / "allstar.fits", d / "gaia.fits", d / "truth.json", n_stars=a.n_stars, seed=seed,
-                        truth=truth, errors=not a.no_errors)
+                        truth=truth, errors=not a.no_errors, abundance_integral=a.integral)
         sample = build_parent_sample(d / "allstar.fits", d / "gaia.fits", list(ALL_ELEMENTS), {})
         write_parent_sample(sample, d / "parent.parquet", d / "cutflow.csv", d / "quality.parquet",
                             d / "finite.csv")

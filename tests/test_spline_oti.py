@@ -117,6 +117,54 @@ def test_error_draws_of_every_method(slab_fit):
     assert numbers == [0, 1, 2]
 
 
+@pytest.mark.slow
+def test_compiled_optimiser_is_the_package_s(slab_fit):
+    """The once-compiled objective is torusimaging's (value and gradient), and its optimum is one for the
+    package's own optimiser (model.optimize, jaxopt) too: restarted there, it finds no lower point."""
+    import warnings
+
+    import jax
+
+    _, fit = slab_fit
+    data = S._fit_data(fit.binned, fit.label_mean, fit.label_scale)
+    c = fit.compiled
+    x0 = c.flatten(fit.start)
+    v, g = c._vg(x0, *(data[k] for k in ("pos", "vel", "label", "label_err")))
+    pkg_v, pkg_g = jax.value_and_grad(fit.model.objective_gaussian)(c.unravel(x0), **data)
+    assert float(v) == pytest.approx(float(pkg_v), rel=1e-12)
+    np.testing.assert_allclose(np.asarray(g), c.flatten(pkg_g), rtol=1e-9, atol=1e-12 * np.abs(g).max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        pkg = fit.model.optimize(fit.params, objective="gaussian", bounds=fit.bounds,
+                                 jaxopt_kwargs={"maxiter": SETTINGS.maxiter}, **data)
+    assert float(pkg.state.fun_val) > fit.objective * (1 - 1e-6)
+    z = np.array([0.2, 0.5, 1.0])
+    np.testing.assert_allclose(S.vertical_profile(fit, pkg.params, z)["a_z"],
+                               S.vertical_profile(fit, fit.params, z)["a_z"], rtol=5e-3)
+
+
+@pytest.mark.slow
+def test_refit_falls_back_to_the_cold_start(slab_fit):
+    """A warm start the objective cannot leave (non-finite) is refitted from auto_init's start, not dropped."""
+    import copy
+
+    sample, fit = slab_fit
+    i = np.random.default_rng(5).integers(0, len(sample), len(sample))
+    other = S.bin_label(*(sample[c].to_numpy()[i] for c in ("z", "vz", "LAB", "LAB_ERR")), SETTINGS,
+                        scatter=fit.binned["scatter"])
+    bad = copy.copy(fit)
+    bad.params = copy.deepcopy(fit.params)
+    bad.params["label_params"]["label_vals"] = np.full_like(np.asarray(fit.params["label_params"]["label_vals"]), np.nan)
+    params, start = S.refit(bad, fit.binned)
+    assert start == "auto_init"
+    assert abs(float(params["pos0"]) - fit.pos0_kpc) < 2e-3
+    params, start = S.refit(fit, other)
+    assert start == "optimum"
+    bad.start = None
+    with pytest.raises(S.SplineFitError, match="LAB: a resampled fit ended on a non-finite objective"):
+        S.refit(bad, fit.binned)
+
+
 def test_mass_model_family_recovered():
     """(f, h_z) from a Sigma_z(z) profile made by the family itself, with a 2% diagonal error."""
     z = np.array([0.2, 0.35, 0.5, 0.8, 1.1])

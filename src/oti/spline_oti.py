@@ -280,7 +280,9 @@ class SplineFit:
     (pos0 [kpc], vel0 [kpc/Myr], ln_Omega0 [ln(1/Myr)], e_params,
     label_params); ``bounds``; the standardisation of the label
     (``label_mean``, ``label_scale`` [dex]); the binned data it was fitted
-    to (:func:`bin_label`); L-BFGS-B's ``n_iter`` and final ``objective``.
+    to (:func:`bin_label`); L-BFGS-B's ``n_iter`` and final ``objective``;
+    ``start``: auto_init's parameters (the cold start of a refit whose warm
+    start fails); ``compiled``: the :class:`CompiledObjective` refits reuse.
     """
 
     element: str
@@ -293,6 +295,8 @@ class SplineFit:
     n_iter: int
     objective: float
     seconds: float
+    start: dict | None = None
+    compiled: Any = None
 
     @property
     def pos0_kpc(self) -> float:
@@ -343,41 +347,90 @@ def _auto_init(binned: dict, mean: float, scale: float, settings: SplineSettings
     return model, bounds, p0
 
 
-def _optimize(model, p0, bounds, data: dict, maxiter: int, element: str, what: str):
+class CompiledObjective:
+    """torusimaging's Gaussian objective and its gradient, compiled once per model, in flat parameters.
+
+    ``model.optimize`` (jaxopt's ``ScipyBoundedMinimize``) wraps the
+    objective in a new ``jax.jit`` on every call, so every refit of a
+    bootstrap resample recompiled it (~5 s against ~1 ms per evaluation).
+    Here the value and gradient are jitted once with the binned data as
+    arguments (their shape is fixed: every bin, empty ones weightless) and
+    scipy's L-BFGS-B, the optimiser jaxopt calls, runs on the flattened
+    parameters (``jax.flatten_util.ravel_pytree``) with scipy's default
+    tolerances, as ``model.optimize`` does.
+    """
+
+    def __init__(self, model, params: dict, bounds) -> None:
+        jax = _jax()
+        from jax.flatten_util import ravel_pytree
+
+        as_float = lambda tree: jax.tree_util.tree_map(lambda x: jax.numpy.asarray(x, float), tree)  # noqa: E731
+        flat, self.unravel = ravel_pytree(as_float(params))
+        if isinstance(bounds, dict):
+            bounds = model.unpack_bounds(bounds)
+        self.lower = np.asarray(ravel_pytree(as_float(bounds[0]))[0])
+        self.upper = np.asarray(ravel_pytree(as_float(bounds[1]))[0])
+        if self.lower.shape != flat.shape:
+            raise ValueError(f"bounds hold {self.lower.size} values for {flat.size} parameters")
+        unravel = self.unravel
+
+        def objective(x, pos, vel, label, label_err):
+            return model.objective_gaussian(unravel(x), pos, vel, label, label_err)
+
+        self._vg = jax.jit(jax.value_and_grad(objective))
+
+    def flatten(self, params: dict) -> np.ndarray:
+        from jax.flatten_util import ravel_pytree
+
+        jnp = _jax().numpy
+        return np.asarray(ravel_pytree(_jax().tree_util.tree_map(lambda x: jnp.asarray(x, float), params))[0])
+
+    def minimize(self, p0: dict, data: dict, maxiter: int):
+        """scipy's L-BFGS-B from ``p0`` on ``data`` (:func:`_fit_data`); scipy's ``OptimizeResult``."""
+        from scipy.optimize import minimize
+
+        d = {k: np.asarray(v, np.float64) for k, v in data.items()}
+
+        def fun(x):
+            v, g = self._vg(x, d["pos"], d["vel"], d["label"], d["label_err"])
+            return float(v), np.asarray(g, np.float64)
+
+        x0 = np.clip(self.flatten(p0), self.lower, self.upper)
+        return minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(self.lower, self.upper)),
+                        options={"maxiter": int(maxiter), "maxfun": 2 * int(maxiter)})
+
+
+def _optimize(objective: CompiledObjective, p0, data: dict, maxiter: int, element: str, what: str):
     """L-BFGS-B from ``p0``; (params, n_iter, objective) or :class:`SplineFitError` naming why.
 
     L-BFGS-B's abnormal end of a line search (status 2, e.g. an objective
     flat to rounding near the optimum) is retried from where it stopped; when
     the retry cannot lower the objective either, the point is accepted.
     """
-    import warnings
-
     n_iter, prev = 0, np.inf
     for attempt in range(3):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # the package's "Optimization failed!" (checked here)
-            res = model.optimize(p0, objective="gaussian", bounds=bounds,
-                                 jaxopt_kwargs={"maxiter": int(maxiter)}, **data)
-        n_iter += int(res.state.iter_num)
-        obj = float(res.state.fun_val)
+        res = objective.minimize(p0, data, maxiter - n_iter)
+        n_iter += int(res.nit)
+        obj = float(res.fun)
         if not np.isfinite(obj):
             raise SplineFitError(f"{element}: {what} ended on a non-finite objective after {n_iter} iterations")
-        if bool(res.state.success):
+        if bool(res.success):
             break
-        if int(res.state.status) != 2 or n_iter >= maxiter:
-            reason = "reached maxiter" if n_iter >= maxiter else f"L-BFGS-B status {int(res.state.status)}"
+        if int(res.status) != 2 or n_iter >= maxiter:
+            reason = "reached maxiter" if n_iter >= maxiter else f"L-BFGS-B status {int(res.status)}: {res.message}"
             raise SplineFitError(f"{element}: {what} did not converge ({reason}, {n_iter} iterations, "
                                  f"objective {obj:.6g}; config spline.maxiter)")
         if obj >= prev - 1e-12 * abs(prev):  # the retry made no progress: a minimum to rounding
             break
-        prev, p0 = obj, res.params
+        prev, p0 = obj, objective.unravel(res.x)
     else:
         raise SplineFitError(f"{element}: {what} did not converge (line searches kept failing, {n_iter} "
                              f"iterations, objective {obj:.6g})")
     if n_iter <= 1:
         raise SplineFitError(f"{element}: {what} stopped at its start ({n_iter} iteration, objective "
                              f"{obj:.6g}): no step lowered the objective")
-    return res.params, n_iter, obj
+    params = _jax().tree_util.tree_map(np.asarray, objective.unravel(res.x))
+    return params, n_iter, obj
 
 
 def check_binned(binned: dict, n_stars: int, settings: SplineSettings, element: str) -> None:
@@ -411,21 +464,33 @@ def fit_label(sample: pd.DataFrame, element: str, settings: SplineSettings) -> S
         raise SplineFitError(f"{element}: the binned mean {element} is constant: nothing to fit")
     t0 = time.perf_counter()
     model, bounds, p0 = _auto_init(binned, mean, scale, settings)
-    params, n_iter, obj = _optimize(model, p0, bounds, _fit_data(binned, mean, scale), settings.maxiter,
+    compiled = CompiledObjective(model, p0, bounds)
+    params, n_iter, obj = _optimize(compiled, p0, _fit_data(binned, mean, scale), settings.maxiter,
                                     element, "the spline fit")
     dt = time.perf_counter() - t0
     log.info("%s: spline fit of %d stars in %d bins: %d iterations, objective %.5g, %.1f s",
              element, int(np.sum(binned["counts"])), int(good.sum()), n_iter, obj, dt)
-    return SplineFit(element, model, params, bounds, mean, scale, binned, n_iter, obj, dt)
+    return SplineFit(element, model, params, bounds, mean, scale, binned, n_iter, obj, dt, p0, compiled)
 
 
-def refit(fit: SplineFit, binned: dict) -> dict:
-    """The same model (knots, bounds, standardisation) refitted to other binned data, from ``fit``'s optimum."""
-    params, _, _ = _optimize(fit.model, fit.params, fit.bounds,
-                             _fit_data(binned, fit.label_mean, fit.label_scale),
-                             # warm start: a few hundred iterations
-                             20000, fit.element, "a resampled fit")
-    return params
+def refit(fit: SplineFit, binned: dict, maxiter: int = 20000) -> tuple[dict, str]:
+    """The same model (knots, bounds, standardisation) refitted to other binned data; (params, start used).
+
+    From ``fit``'s optimum (a few hundred iterations); when that warm start
+    fails (a line search that cannot leave it, a non-finite step), again from
+    auto_init's start, so that no resample is lost to the start (dropping
+    them would leave the draws that moved and bias the scatter).
+    Raises :class:`SplineFitError` when both fail.
+    """
+    data = _fit_data(binned, fit.label_mean, fit.label_scale)
+    compiled = fit.compiled or CompiledObjective(fit.model, fit.params, fit.bounds)
+    try:
+        return _optimize(compiled, fit.params, data, maxiter, fit.element, "a resampled fit")[0], "optimum"
+    except SplineFitError as exc:
+        if fit.start is None:
+            raise
+        log.info("%s: warm start failed (%s); refitting from auto_init's start", fit.element, exc)
+    return _optimize(compiled, fit.start, data, maxiter, fit.element, "a resampled fit (cold start)")[0], "auto_init"
 
 
 # ---------------------------------------------------------------- errors
@@ -441,8 +506,9 @@ def bootstrap_params(fit: SplineFit, sample: pd.DataFrame, settings: SplineSetti
     same ``rng`` seed every element sees the same resamples and their
     profiles can be combined draw by draw), keeps those with a finite label,
     bins them with the full sample's intrinsic scatter and refits
-    (:func:`refit`). A failed draw is logged and left out (its number
-    missing); more than half failing raises :class:`SplineFitError`.
+    (:func:`refit`: warm, then cold start). A draw that fails both is logged
+    and left out (its number missing, counted in the summary); more than a
+    quarter failing raises :class:`SplineFitError`.
     """
     el = fit.element
     z, vz = sample["z"].to_numpy(), sample["vz"].to_numpy()
@@ -454,11 +520,11 @@ def bootstrap_params(fit: SplineFit, sample: pd.DataFrame, settings: SplineSetti
         i = i[ok[i]]
         b = bin_label(z[i], vz[i], lab[i], err[i], settings, scatter=fit.binned["scatter"])
         try:
-            draws.append(refit(fit, b))
+            draws.append(refit(fit, b, settings.maxiter)[0])
             numbers.append(k)
         except SplineFitError as exc:
             log.warning("%s: bootstrap draw %d dropped: %s", el, k, exc)
-    if len(numbers) < n_draws / 2:
+    if len(numbers) < 0.75 * n_draws:
         raise SplineFitError(f"{el}: {n_draws - len(numbers)} of {n_draws} bootstrap fits did not converge")
     return draws, numbers
 

@@ -23,6 +23,7 @@ rule mock_catalog:
         seed=config["mock"]["seed"],
         errors=config["mock"]["errors"],
         truth=config["mock"]["truth"],
+        abundance_integral=config["mock"]["abundance_integral"],
     message:
         "Generating the mock DR17 + Gaia DR3 catalog ({params.n_stars} stars, seed {params.seed})"
     script:

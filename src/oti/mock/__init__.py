@@ -168,6 +168,7 @@ def generate_mock(
     burn_in_myr: float = 1000.0,
     window_myr: float = 1500.0,
     snapshot_myr: float = 5.0,
+    abundance_integral: str = "energy",
 ) -> dict:
     """Write the mock allStarLite FITS, Gaia cross-match FITS and truth JSON.
 
@@ -177,7 +178,9 @@ def generate_mock(
     cases, which only the optional tutorial cuts remove). Each planted case
     has ``max(decoy_min, rate x unique stars)`` rows (:mod:`.decoys`).
     ``errors=False`` switches off the astrometric and RV noise (error columns
-    stay filled).
+    stay filled). ``abundance_integral``: what the abundances are functions
+    of (:data:`.abundances.ABUNDANCE_INTEGRALS`; config
+    ``mock.abundance_integral``).
 
     Returns a summary dict (also written, with the truth, to ``truth_path``):
     the expected cut flow of the default cuts (rows removed per step), rows
@@ -198,7 +201,8 @@ def generate_mock(
     sel = selection or Selection()
     model = truth_model(truth)
     abund = AbundanceModel(model, abundance_coeffs or
-                           {k: dict(v) for k, v in DEFAULT_ABUNDANCE_COEFFS.items()})
+                           {k: dict(v) for k, v in DEFAULT_ABUNDANCE_COEFFS.items()},
+                           integral=abundance_integral)
     s_orb, s_err, s_dec, s_pool = np.random.SeedSequence([int(seed), 20210101]).spawn(4)
     frame = galactocentric_frame(truth["zsun"], truth["vzsun"])
     sun = sun_position(frame)
@@ -225,7 +229,7 @@ def generate_mock(
                                  burn_in_myr=burn_in_myr, window_myr=window_myr,
                                  snapshot_myr=snapshot_myr)
     t_orbits = time.perf_counter() - t0
-    E, lz = integrals(model, pool.pop("xyz"), pool.pop("vxyz"))
+    E, lz = abund.label_integrals(pool.pop("xyz"), pool.pop("vxyz"))
     pool.update(draw_abundances(abund, E, lz, err_rng))
     pool.update(params)
     pool.update(clean_flags(n_pool, err_rng))
