@@ -214,6 +214,13 @@ def test_too_few_stars_names_element():
         S.fit_label(s, "LAB", S.SplineSettings(n_bins=30, z_max_kpc=1.2, vz_max_kms=70.0, s_n_thresh=1000, min_stars=10))
 
 
+def test_too_coarse_velocity_bins_name_the_key():
+    """16 bins a side: the two central v_z columns are 12.5% of the bins, none below auto_init's 10th percentile."""
+    s = slab_sample(5000)
+    with pytest.raises(S.SplineFitError, match="LAB: no bin of the lowest .*spline.n_bins = 16"):
+        S.fit_label(s, "LAB", S.SplineSettings(n_bins=16, z_max_kpc=1.2, vz_max_kms=70.0, min_stars=100, min_bins=20))
+
+
 def test_non_convergence_names_element():
     s = slab_sample(5000)
     with pytest.raises(S.SplineFitError, match="LAB: the spline fit did not converge"):

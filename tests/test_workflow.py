@@ -92,6 +92,18 @@ def test_every_output_exists_and_is_well_formed(run1):
     assert set(rec["identified"]) == {"all", "excluding"}
     assert set(rec["identified"]["all"]) == {"sigma_z_p", "sigma_z_ref", "zsun", "vzsun", "mdisk_f_at_hz_true"}
     assert "## Identified: all" in (r / "recovery.md").read_text()
+    # the spline method: each element and their combination; its (f, h_z) beside eq. 8's valley
+    sp = pd.read_csv(r / "spline/profiles.csv")
+    assert list(sp["element"].unique()) == ["MG_FE", "O_FE", "all"]
+    assert np.isfinite(sp[["a_z", "sigma_z", "rho", "sigma_z_err"]].to_numpy()).all()
+    off = pd.read_csv(r / "spline/offsets.csv")
+    assert list(off["element"]) == ["MG_FE", "O_FE", "all"] and (off["n_draws"] == 6).all()
+    mass = pd.read_csv(r / "constraints/spline_mass.csv")
+    assert {"spline", "eq8:all", "combined"} <= set(mass["name"])
+    assert set(t1.loc[t1["source"] == "spline", "parameter"]) == {"Mdisk/Mdisk*", "h_z", "Mdisk"}
+    assert set(rec["spline"]["constraints"]) >= {"spline", "combined"}
+    for fig in ("spline_maps", "spline_profiles", "spline_actions", "spline_force", "spline_mass"):
+        assert (r / f"figures/{fig}.png").stat().st_size > 5000, fig
     # every job wrote its log
     logs = list((r / "logs").rglob("*.log"))
     assert len(logs) >= 10 and all(p.stat().st_size > 0 for p in logs)

@@ -444,6 +444,14 @@ def check_binned(binned: dict, n_stars: int, settings: SplineSettings, element: 
     if n_bins < settings.min_bins:
         raise SplineFitError(f"{element}: too few stars per bin: {n_bins} of {settings.n_bins}^2 bins hold a "
                              f"star (config spline.min_bins = {settings.min_bins}; fewer spline.n_bins?)")
+    # torusimaging's auto_init starts the label function from the bins of the lowest |v_z| (strictly below
+    # the 10th percentile of |v_z| over the bins) holding more than 4 stars; without one it fails in numpy
+    absv = np.abs(np.asarray(binned["vel"], float))
+    slow = (absv < np.nanpercentile(absv, 10)) & (np.asarray(binned["counts"]) > 4)
+    if not slow.any():
+        raise SplineFitError(f"{element}: no bin of the lowest |v_z| (below the 10th percentile of the bins' "
+                             f"|v_z|) holds more than 4 stars, which torusimaging's auto_init needs (config "
+                             f"spline.n_bins = {settings.n_bins}: use more than 20 bins, or more stars)")
 
 
 def fit_label(sample: pd.DataFrame, element: str, settings: SplineSettings) -> SplineFit:
