@@ -184,6 +184,26 @@ def test_mass_model_family_recovered():
     assert len(grid) == f_grid.size * hz_grid.size
 
 
+def test_a_valley_at_one_height_gives_nan_rows_with_the_reason():
+    """Eq. 8's valley found at a single h_z (too few to interpolate): the spline constraint stays, the valley and
+    combined rows are NaN and say why (never a failed run or a silent number)."""
+    z = np.array([0.35, 1.1])
+    truth = force_grid([1.1], [0.3], z)[0, 0]
+    prof = pd.DataFrame({"element": "X", "z_kpc": z, "sigma_z": truth})
+    rng = np.random.default_rng(1)
+    draws = pd.DataFrame([{"element": "X", "draw": d, "z_kpc": zz, "sigma_z": s}
+                          for d in range(12) for zz, s in zip(z, truth * (1 + 0.05 * rng.normal(size=2)))])
+    valleys = pd.DataFrame({"name": "all", "hz": [0.2, 0.3, 0.4], "mdisk_f": [np.nan, np.nan, 1.1],
+                            "mdisk_f_err": [np.nan, np.nan, 0.05]})
+    summ, grid = force_constraints(prof, draws, valleys, list(z), np.arange(0.8, 1.41, 0.05),
+                                   np.arange(0.2, 0.41, 0.05))
+    rows = summ.set_index("name")
+    assert np.isfinite(rows.loc["spline", "mdisk_f"])
+    for name in ("eq8:all", "combined"):
+        assert np.isnan(rows.loc[name, "mdisk_f"]) and "has 1 h_z value(s)" in rows.loc[name, "note"]
+    assert "chi2_combined" not in grid.columns
+
+
 def test_valley_and_profile_combine_to_a_point():
     """A valley (degenerate along f(h_z)) times a profile constraint: the product is tighter than either."""
     f = np.linspace(0.5, 1.5, 41)

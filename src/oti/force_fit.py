@@ -167,10 +167,18 @@ def force_constraints(
         chis["spline"] = chis[f"spline:{headline}"]
         rows.append({**rows[names.index(headline)], "name": "spline", "elements": headline})
         if valleys is not None:
-            chis[f"eq8:{valley_name}"] = valley_chi2(valleys, valley_name, f_values, hz_values)
-            rows.append(summarise(chis[f"eq8:{valley_name}"], f_values, hz_values, f"eq8:{valley_name}"))
-            chis["combined"] = chis["spline"] + chis[f"eq8:{valley_name}"]
-            rows.append({**summarise(chis["combined"], f_values, hz_values, "combined"), "elements": headline})
+            try:
+                chis[f"eq8:{valley_name}"] = valley_chi2(valleys, valley_name, f_values, hz_values)
+            except ValueError as exc:  # no valley to combine with: NaN rows with the reason, not a failed run
+                log.warning("%s: no combination", exc)
+                for name in (f"eq8:{valley_name}", "combined"):
+                    rows.append({"name": name, "mdisk_f": np.nan, "mdisk_f_err": np.nan, "hz": np.nan,
+                                 "hz_err": np.nan, "corr": np.nan, "slope_df_dhz": np.nan,
+                                 "note": f"{exc} (profile.hz; constraints/profile_valleys.csv)"})
+            else:
+                rows.append(summarise(chis[f"eq8:{valley_name}"], f_values, hz_values, f"eq8:{valley_name}"))
+                chis["combined"] = chis["spline"] + chis[f"eq8:{valley_name}"]
+                rows.append({**summarise(chis["combined"], f_values, hz_values, "combined"), "elements": headline})
     F, H = np.meshgrid(f_values, hz_values, indexing="ij")
     gtab = pd.DataFrame({"mdisk_f": F.ravel(), "hz": H.ravel(), **{f"chi2_{k}": v.ravel() for k, v in chis.items()}})
     out = pd.DataFrame(rows)
