@@ -14,7 +14,8 @@ makes them. For every mock this runs what the workflow's spline stage runs
 overriding :class:`oti.spline_oti.SplineSettings`, the elements combined
 draw by draw by :func:`oti.spline_oti.combine_elements`), and writes one row
 per (mock, element or "all", height) with the truth's K_z(R0, z)/(2 pi G),
-the fit's Sigma_z with its bootstrap error, and z_sun, v_z,sun with theirs.
+the fit's Sigma_z with its error (``--errors``: the bootstrap, or
+Cramer-Rao draws), and z_sun, v_z,sun with theirs.
 It prints the pulls (fit - truth) / error per height over the mocks, for
 "all" and per element, with their mean and standard deviation.
 """
@@ -36,7 +37,7 @@ HEIGHTS = (0.2, 0.35, 0.5, 0.8, 1.1)
 
 
 def one_mock(mock: Path, elements: list[str], settings: dict, cuts: dict, n_bootstrap: int,
-             seed: int) -> pd.DataFrame:
+             seed: int, errors: str = "bootstrap") -> pd.DataFrame:
     """Rows of one mock: per element (and "all") and height, truth, fit and errors."""
     from oti import spline_oti as S
     from oti.io import read_truth
@@ -52,7 +53,7 @@ def one_mock(mock: Path, elements: list[str], settings: dict, cuts: dict, n_boot
     t0 = time.perf_counter()
     for el in elements:
         try:
-            out = S.spline_element(sample, el, st, "bootstrap", n_bootstrap, seed, z_kpc=z)
+            out = S.spline_element(sample, el, st, errors, n_bootstrap, seed, z_kpc=z)
         except S.SplineFitError as exc:
             print(f"{mock.name} {el}: {exc}", flush=True)
             continue
@@ -107,14 +108,16 @@ def main() -> None:
     ap.add_argument("--elements", default="MG_FE,O_FE")
     ap.add_argument("--settings", default="{}", help="JSON overriding SplineSettings")
     ap.add_argument("--cuts", default="{}", help="JSON overriding SampleCuts")
-    ap.add_argument("--n-bootstrap", type=int, default=16)
+    ap.add_argument("--n-bootstrap", type=int, default=16, help="error draws per element")
+    ap.add_argument("--errors", choices=("bootstrap", "crlb"), default="bootstrap",
+                    help="spline.errors: bootstrap of the stars, or Cramer-Rao draws")
     ap.add_argument("--seed", type=int, default=42, help="the workflow's config seed (the resamples)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     settings, cuts = json.loads(a.settings), json.loads(a.cuts)
     tabs = []
     for m in a.mocks:
-        tabs.append(one_mock(m, a.elements.split(","), settings, cuts, a.n_bootstrap, a.seed))
+        tabs.append(one_mock(m, a.elements.split(","), settings, cuts, a.n_bootstrap, a.seed, a.errors))
         pd.concat(tabs, ignore_index=True).to_csv(a.out, index=False)  # after every mock: a partial table
     tab = pd.concat(tabs, ignore_index=True)
     prof, off = pull_summary(tab)
