@@ -47,6 +47,7 @@ def _config(**data) -> dict:
     cfg.update(elements=["FE_H", "O_FE"], exclude_from_joint=["FE_H"])
     cfg["optimize"].update(n_bootstrap=5, chunk_size=5)
     cfg["start_sensitivity"]["elements"] = ["O_FE"]  # must be among the elements
+    cfg["spline"]["elements"] = ["O_FE"]  # likewise
     if data:
         cfg["dataset"] = "dr17"
         cfg["data"] = {"retries": 1, "connect_timeout": 5, "read_timeout": 10, **data}
