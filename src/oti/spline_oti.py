@@ -793,7 +793,7 @@ def spline_element(
     [km/s]); ``errors``: "bootstrap" (``n_draws`` resamples of the stars),
     "crlb" (``n_draws`` Cramer-Rao draws) or "mcmc" (NUTS, ``mcmc_warmup``
     + ``mcmc_steps`` steps, ``n_draws`` samples kept); ``z_kpc``: heights of
-    the profile (default 0 to z_max every 25 pc); ``staeckel``: the actions
+    the profile (default 25 pc to z_max every 25 pc); ``staeckel``: the actions
     stage's table (APOGEE_ID, J_z, theta_z) to set beside the spline's.
     Returns "profile", "draws", "maps", "actions" (DataFrames) and
     "summary" (dict). Raises :class:`SplineFitError` naming the element.
@@ -813,7 +813,7 @@ def spline_element(
     failed = int(n_draws) - len(draws)
     t_err = time.perf_counter() - t0 - fit.seconds
     if z_kpc is None:
-        z_kpc = np.round(np.arange(0.0, settings.z_max_kpc + 1e-9, 0.025), 3)
+        z_kpc = np.round(np.arange(0.025, settings.z_max_kpc + 1e-9, 0.025), 3)  # rho and the weights: undefined at 0
     prof, dtab = profile_table(fit, z_kpc, draws, numbers)
     off = solar_offsets(fit.params, zsun, vzsun)
     d_off = dtab.drop_duplicates("draw")[["zsun", "vzsun"]].to_numpy() if len(dtab) else np.empty((0, 2))
