@@ -893,6 +893,10 @@ def gather_tables(summaries: list[str], profiles: list[str], draws: list[str], m
         cprof, cdraws, coff = combine_elements(prof, dr, offsets)
         prof, dr = pd.concat([prof, cprof], ignore_index=True), pd.concat([dr, cdraws], ignore_index=True)
         offsets = pd.concat([offsets, coff], ignore_index=True)
+        log.info("combined %d elements over %d common draws: z_sun = %.1f +- %.1f pc, v_z,sun = %.2f +- %.2f km/s",
+                 prof["element"].nunique() - 1, int(coff["n_draws"].iloc[0]), coff["zsun"].iloc[0],
+                 coff["zsun_err"].iloc[0], coff["vzsun"].iloc[0], coff["vzsun_err"].iloc[0])
+    log.info("gathered the spline tables of %s", ", ".join(str(e) for e in dict.fromkeys(prof["element"])))
     return {
         "profiles": prof,
         "draws": dr,
