@@ -160,11 +160,19 @@ def write_exponential_mock(g: Galaxy, n_stars: int) -> None:
     files[2].write_text(json.dumps(doc, indent=2) + "\n")
 
 
-def snakemake_command(g: Galaxy, cores: int) -> list[str]:
+def snakemake_command(g: Galaxy, cores: int, output: str = "constraints/profile_headline.csv") -> list[str]:
+    """The Galaxy's named run of the workflow as far as ``output`` (a path under its results directory)."""
     truth = ", ".join(f"{k}: {v}" for k, v in g.truth.items())
-    target = f"results/mock-closure-{g.name}/constraints/profile_headline.csv"
+    target = f"results/mock-closure-{g.name}/{output}"
     return [sys.executable, "-m", "snakemake", target, "--cores", str(cores), "--rerun-triggers", "mtime",
             "--config", f"run_name=closure-{g.name}", f"mock={{truth: {{{truth}}}, seed: {g.seed}}}"]
+
+
+def run(g: Galaxy, cmd: list[str]) -> None:
+    """Run ``cmd`` (:func:`snakemake_command`) from the repository root; exit with its output's tail if it fails."""
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"{g.name}: snakemake failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
 
 
 def checks(g: Galaxy, head: pd.DataFrame, n_sigma: float) -> dict:
@@ -247,9 +255,7 @@ def main() -> None:
         t0 = time.perf_counter()
         if g.exponential:
             write_exponential_mock(g, args.n_stars)
-        res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise SystemExit(f"{g.name}: snakemake failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
+        run(g, cmd)
         wall = time.perf_counter() - t0
         head = pd.read_csv(results_dir(g) / "constraints" / "profile_headline.csv")
         results.append((g, head, checks(g, head, args.n_sigma), wall))

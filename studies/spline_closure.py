@@ -19,7 +19,6 @@ The outside-family Galaxy is skipped (no true f, h_z).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,14 +27,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from closure import GALAXIES, REPO, Galaxy, results_dir  # noqa: E402
-
-
-def snakemake_command(g: Galaxy, cores: int) -> list[str]:
-    truth = ", ".join(f"{k}: {v}" for k, v in g.truth.items())
-    target = f"results/mock-closure-{g.name}/constraints/spline_mass.csv"
-    return [sys.executable, "-m", "snakemake", target, "--cores", str(cores), "--rerun-triggers", "mtime",
-            "--config", f"run_name=closure-{g.name}", f"mock={{truth: {{{truth}}}, seed: {g.seed}}}"]
+from closure import GALAXIES, Galaxy, results_dir, run, snakemake_command  # noqa: E402
 
 
 def rows_of(g: Galaxy, wall: float) -> list[dict]:
@@ -75,14 +67,12 @@ def main() -> None:
     for g in GALAXIES:
         if g.name not in only or g.exponential:
             continue
-        cmd = snakemake_command(g, args.cores)
+        cmd = snakemake_command(g, args.cores, "constraints/spline_mass.csv")
         print(" ".join(cmd[1:]), flush=True)
         if args.dry_run:
             continue
         t0 = time.perf_counter()
-        res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise SystemExit(f"{g.name}: snakemake failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
+        run(g, cmd)
         rows += rows_of(g, time.perf_counter() - t0)
         print(f"{g.name}: {rows[-1]['wall_s']:.0f} s", flush=True)
     if not rows:

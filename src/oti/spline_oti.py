@@ -347,6 +347,14 @@ def _auto_init(binned: dict, mean: float, scale: float, settings: SplineSettings
     return model, bounds, p0
 
 
+def _ravel(tree) -> tuple:
+    """(flat float64 jax array, unravel) of a parameter tree (``jax.flatten_util.ravel_pytree``)."""
+    jax = _jax()
+    from jax.flatten_util import ravel_pytree
+
+    return ravel_pytree(jax.tree_util.tree_map(lambda x: jax.numpy.asarray(x, float), tree))
+
+
 class CompiledObjective:
     """torusimaging's Gaussian objective and its gradient, compiled once per model, in flat parameters.
 
@@ -362,14 +370,11 @@ class CompiledObjective:
 
     def __init__(self, model, params: dict, bounds) -> None:
         jax = _jax()
-        from jax.flatten_util import ravel_pytree
-
-        as_float = lambda tree: jax.tree_util.tree_map(lambda x: jax.numpy.asarray(x, float), tree)  # noqa: E731
-        flat, self.unravel = ravel_pytree(as_float(params))
+        flat, self.unravel = _ravel(params)
         if isinstance(bounds, dict):
             bounds = model.unpack_bounds(bounds)
-        self.lower = np.asarray(ravel_pytree(as_float(bounds[0]))[0])
-        self.upper = np.asarray(ravel_pytree(as_float(bounds[1]))[0])
+        self.lower = np.asarray(_ravel(bounds[0])[0])
+        self.upper = np.asarray(_ravel(bounds[1])[0])
         if self.lower.shape != flat.shape:
             raise ValueError(f"bounds hold {self.lower.size} values for {flat.size} parameters")
         unravel = self.unravel
@@ -380,10 +385,7 @@ class CompiledObjective:
         self._vg = jax.jit(jax.value_and_grad(objective))
 
     def flatten(self, params: dict) -> np.ndarray:
-        from jax.flatten_util import ravel_pytree
-
-        jnp = _jax().numpy
-        return np.asarray(ravel_pytree(_jax().tree_util.tree_map(lambda x: jnp.asarray(x, float), params))[0])
+        return np.asarray(_ravel(params)[0])
 
     def minimize(self, p0: dict, data: dict, maxiter: int):
         """scipy's L-BFGS-B from ``p0`` on ``data`` (:func:`_fit_data`); scipy's ``OptimizeResult``."""
@@ -546,10 +548,8 @@ def crlb_params(fit: SplineFit, n_draws: int, seed: int) -> list[dict]:
     non-positive curvature (parameters held at a bound) get no spread.
     """
     jax = _jax()
-    from jax.flatten_util import ravel_pytree
-
     data = _fit_data(fit.binned, fit.label_mean, fit.label_scale)
-    flat, unravel = ravel_pytree(jax.tree_util.tree_map(lambda x: jax.numpy.asarray(x, float), fit.params))
+    flat, unravel = _ravel(fit.params)
     model = fit.model
 
     def nll(x):
@@ -576,10 +576,6 @@ def mcmc_params(fit: SplineFit, n_warmup: int, n_steps: int, seed: int, n_keep: 
                                           num_steps=int(n_steps), num_warmup=int(n_warmup))
     idx = np.unique(np.linspace(0, len(samples) - 1, int(n_keep)).astype(int))
     return [samples[i] for i in idx]
-
-
-def _leaves(tree) -> list:
-    return _jax().tree_util.tree_leaves(tree)
 
 
 # ---------------------------------------------------------------- derived
