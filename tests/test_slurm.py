@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_helpers import REPO, make_workdir, snakemake
+from workflow_helpers import REPO, local_env, make_workdir, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow, pytest.mark.slow]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
@@ -75,7 +75,7 @@ def _fit_profile_to_node(wd: Path, node_mem_mb: int) -> None:
 
 def _slurm_snakemake(wd: Path, *extra: str, check: bool = True, timeout: float = 600):
     return snakemake(wd, "--workflow-profile", "profiles/slurm", "--configfile", "tiny.yaml",
-                     *CI_ARGS, *extra, check=check, timeout=timeout)
+                     *CI_ARGS, *extra, check=check, timeout=timeout, slurm=True)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,8 @@ def runs(cluster, tmp_path_factory):
     # locally only what the comparison needs (trials -> constraints -> Table 1)
     local_proc = subprocess.Popen([sys.executable, "-m", "snakemake", f"{RES}/table1.csv", "--cores", "2",
                                    "--configfile", "tiny.yaml"],
-                                  cwd=local, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                  cwd=local, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=local_env())
     wd = make_workdir(tmp_path_factory.mktemp("slurm"), TINY)
     _fit_profile_to_node(wd, cluster["mem_mb"])
     t0 = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -25,10 +26,25 @@ def make_workdir(dest: Path, config_src: Path | None = None) -> Path:
     return dest
 
 
+def local_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) for a run on the local executor: SLURM_CONF=/dev/null.
+
+    Snakemake loads every installed executor plugin at start-up, and the SLURM
+    plugin's asks ``scontrol show config`` for a default; where SLURM's client
+    is installed but no controller answers (CI, between the SLURM tests),
+    that waits 9-10 s per snakemake start. An empty config makes it fail at
+    once; runs through the SLURM profile must not use this.
+    """
+    return {**(os.environ if env is None else env), "SLURM_CONF": "/dev/null"}
+
+
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None
+    workdir: Path, *args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None,
+    slurm: bool = False,
 ) -> subprocess.CompletedProcess:
+    """``python -m snakemake *args`` in ``workdir``; ``slurm``: keep SLURM's configuration (else :func:`local_env`)."""
     cmd = [sys.executable, "-m", "snakemake", *args]
+    env = env if slurm else local_env(env)
     res = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and res.returncode != 0:
         raise AssertionError(
