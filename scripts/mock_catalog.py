@@ -8,7 +8,7 @@ def main(smk):
     p = smk.params
     generate_mock(smk.output.allstar, smk.output.gaia, smk.output.truth,
                   n_stars=p.n_stars, seed=p.seed, truth=dict(p.truth), errors=p.errors,
-                  abundance_integral=p.abundance_integral)
+                  abundance_integral=p.abundance_integral, field_seed=p.field_seed)
 
 
 run_script(snakemake, main)  # noqa: F821

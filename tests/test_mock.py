@@ -3,6 +3,8 @@ and sensitivity of the Fourier amplitude a2 to the disk mass."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -203,6 +205,35 @@ def test_deterministic_and_atomic(tmp_path, mock_truth):
     for f in ("as.fits", "g.fits"):
         with fits.open(a / f) as ha, fits.open(b / f) as hb:
             assert ha[1].data.tobytes() == hb[1].data.tobytes()
+
+
+def test_field_seed_keeps_the_survey_layout(tmp_path, mock_truth):
+    """field_seed fixes the field centres while seed redraws the stars; unset, the seed draws both."""
+
+    def fields(seed, field_seed):
+        d = tmp_path / f"{seed}-{field_seed}"
+        generate_mock(d / "as.fits", d / "g.fits", d / "t.json", 150, seed=seed, truth=mock_truth,
+                      decoy_min=3, field_seed=field_seed)
+        with fits.open(d / "as.fits") as h:
+            names = {str(f).strip()[:6] for f in h[1].data["FIELD"]} - {"ALLSKY"}  # -1, -2: other entries
+            ids = set(h[1].data["APOGEE_ID"])
+        return names, ids, json.loads((d / "t.json").read_text())["field_seed"]
+
+    a, ids_a, fs_a = fields(5, 9)
+    b, ids_b, fs_b = fields(6, 9)
+    c, _, fs_c = fields(6, None)
+    assert a and b and (a | b) <= fields_of(9) and (fs_a, fs_b, fs_c) == (9, 9, 6)
+    assert ids_a != ids_b  # new stars ...
+    assert c and c <= fields_of(6) and c != b  # ... and, unset, seed 6's own fields
+
+
+def fields_of(seed: int) -> set[str]:
+    """FIELD names ('LLL+BB') of the survey layout drawn with seed."""
+    from oti.mock.population import Selection
+    from oti.mock.tables import field_names
+
+    lon, lat = Selection().field_centres(seed)
+    return set(field_names(lon, lat, np.arange(lon.size)))
 
 
 def test_bad_arguments(tmp_path, mock_truth):

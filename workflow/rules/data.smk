@@ -21,6 +21,7 @@ rule mock_catalog:
     params:
         n_stars=config["mock"]["n_stars"],
         seed=config["mock"]["seed"],
+        field_seed=config["mock"]["field_seed"],
         errors=config["mock"]["errors"],
         truth=config["mock"]["truth"],
         abundance_integral=config["mock"]["abundance_integral"],

@@ -60,7 +60,8 @@ of the pool), the planted cases (donors, positions, their values, Gaia
 sources, duplicates, row orders) and the pool's stellar parameters and
 missing abundances each draw from their own child of
 ``SeedSequence([seed, 20210101])``; the field centres from
-``[seed, Selection.field_seed_offset]``.
+``[field_seed, Selection.field_seed_offset]`` (``field_seed`` defaults to
+``seed``; fixed, it keeps the survey layout across realisations).
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ def generate_mock(
     window_myr: float = 1500.0,
     snapshot_myr: float = 5.0,
     abundance_integral: str = "energy",
+    field_seed: int | None = None,
 ) -> dict:
     """Write the mock allStarLite FITS, Gaia cross-match FITS and truth JSON.
 
@@ -180,7 +182,9 @@ def generate_mock(
     ``errors=False`` switches off the astrometric and RV noise (error columns
     stay filled). ``abundance_integral``: what the abundances are functions
     of (:data:`.abundances.ABUNDANCE_INTEGRALS`; config
-    ``mock.abundance_integral``).
+    ``mock.abundance_integral``). ``field_seed``: seed of the survey's field
+    centres (None: ``seed``); fixing it while ``seed`` varies gives
+    realisations of one survey layout (config ``mock.field_seed``).
 
     Returns a summary dict (also written, with the truth, to ``truth_path``):
     the expected cut flow of the default cuts (rows removed per step), rows
@@ -206,7 +210,8 @@ def generate_mock(
     s_orb, s_err, s_dec, s_pool = np.random.SeedSequence([int(seed), 20210101]).spawn(4)
     frame = galactocentric_frame(truth["zsun"], truth["vzsun"])
     sun = sun_position(frame)
-    f_l, f_b = sel.field_centres(int(seed))
+    field_seed = int(seed) if field_seed is None else int(field_seed)
+    f_l, f_b = sel.field_centres(field_seed)
     fields_vec = field_vectors(frame, f_l, f_b)
 
     # the pool: stars reaching the abundance cut; n_stars of them have every element
@@ -337,6 +342,7 @@ def generate_mock(
             "missing_rates": {el: list(r) for el, r in MISSING_RATES.items()},
         },
         "seed": int(seed),
+        "field_seed": field_seed,
         "n_stars": n_stars,
         "errors": bool(errors),
         "population": asdict(pop),
