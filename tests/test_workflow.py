@@ -114,7 +114,7 @@ def test_determinism_across_core_counts(run1, tmp_path):
     bit for bit; the figures, validation and report are drawn from these tables, so they are not rerun here."""
     wd = make_workdir(tmp_path / "wf2", TINY)
     shutil.copytree(run1 / "resources", wd / "resources")  # same mock, skip regeneration
-    snakemake(wd, "--cores", "1", "--configfile", "tiny.yaml", f"{RES}/table1.csv")
+    snakemake(wd, f"{RES}/table1.csv", "--cores", "1", "--configfile", "tiny.yaml")
     for rel in ("table1.csv", "spline/profiles.csv", "spline/offsets.csv", "constraints/spline_mass.csv"):
         a, b = (pd.read_csv(d / RES / rel).drop(columns=["seconds", "seconds_errors"], errors="ignore")
                 for d in (run1, wd))
