@@ -190,7 +190,6 @@ def test_mass_model_family_recovered():
     assert len(grid) == f_grid.size * hz_grid.size
 
 
-
 def test_force_grid_is_every_model_s_gala_force():
     """The grid built from two models per h_z equals each model's own gala K_z; NaN where no halo exists."""
     from oti.potential import MassModel
@@ -208,6 +207,7 @@ def test_force_grid_is_every_model_s_gala_force():
                 continue
             np.testing.assert_allclose(grid[i, j], want, rtol=1e-10)
     assert np.isnan(grid).any() and np.isfinite(grid).any()
+
 
 def test_a_valley_at_one_height_gives_nan_rows_with_the_reason():
     """Eq. 8's valley found at a single h_z (too few to interpolate): the spline constraint stays, the valley and

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .potential import solve_halo_mass
 from .profile import vertical_force
+from .valleys import valid_models
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,8 @@ def force_grid(f_values: np.ndarray, hz_values: np.ndarray, z_kpc: np.ndarray) -
     f = np.asarray(f_values, dtype=np.float64)
     hz = np.asarray(hz_values, dtype=np.float64)
     out = vertical_force(np.broadcast_to(f[:, None], (f.size, hz.size)), hz, z_kpc)
-    for i, fi in enumerate(f):
-        for j, hj in enumerate(hz):
-            try:
-                solve_halo_mass(float(fi), float(hj))
-            except ValueError:
-                out[i, j] = np.nan
+    valid = set(valid_models(f, hz))
+    out[~np.array([[(float(a), float(b)) in valid for b in hz] for a in f], dtype=bool)] = np.nan
     return out
 
 
