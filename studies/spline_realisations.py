@@ -37,8 +37,13 @@ HEIGHTS = (0.2, 0.35, 0.5, 0.8, 1.1)
 
 
 def one_mock(mock: Path, elements: list[str], settings: dict, cuts: dict, n_bootstrap: int,
-             seed: int, errors: str = "bootstrap") -> pd.DataFrame:
-    """Rows of one mock: per element (and "all") and height, truth, fit and errors."""
+             seed: int, errors: str = "bootstrap", draws_dir: Path | None = None) -> pd.DataFrame:
+    """Rows of one mock: per element (and "all") and height, truth, fit and errors.
+
+    ``draws_dir``: also write every element's error draws there
+    (``<mock>_draws.parquet``, the columns of the spline stage's draws table)
+    and its best-fit profile (``<mock>_profile.parquet``).
+    """
     from oti import spline_oti as S
     from oti.io import read_truth
     from oti.potential import MassModel
@@ -62,6 +67,10 @@ def one_mock(mock: Path, elements: list[str], settings: dict, cuts: dict, n_boot
         offs.append({k: out["summary"][k] for k in ("element", "zsun", "zsun_err", "vzsun", "vzsun_err", "errors",
                                                     "n_draws", "n_draws_failed", "n_iter")})
     prof, dr, off = pd.concat(profs), pd.concat(draws), pd.DataFrame(offs)
+    if draws_dir is not None:
+        draws_dir.mkdir(parents=True, exist_ok=True)
+        dr.to_parquet(draws_dir / f"{mock.name}_draws.parquet")
+        prof.to_parquet(draws_dir / f"{mock.name}_profile.parquet")
     if len(profs) > 1:
         cp, cd, co = S.combine_elements(prof, dr, off)
         prof, off = pd.concat([prof, cp]), pd.concat([off, co])
@@ -113,11 +122,14 @@ def main() -> None:
                     help="spline.errors: bootstrap of the stars, or Cramer-Rao draws")
     ap.add_argument("--seed", type=int, default=42, help="the workflow's config seed (the resamples)")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--draws", type=Path, default=None,
+                    help="directory for every mock's error draws and best-fit profiles (parquet)")
     a = ap.parse_args()
     settings, cuts = json.loads(a.settings), json.loads(a.cuts)
     tabs = []
     for m in a.mocks:
-        tabs.append(one_mock(m, a.elements.split(","), settings, cuts, a.n_bootstrap, a.seed, a.errors))
+        tabs.append(one_mock(m, a.elements.split(","), settings, cuts, a.n_bootstrap, a.seed, a.errors,
+                             a.draws))
         pd.concat(tabs, ignore_index=True).to_csv(a.out, index=False)  # after every mock: a partial table
     tab = pd.concat(tabs, ignore_index=True)
     prof, off = pull_summary(tab)
