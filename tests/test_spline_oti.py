@@ -171,6 +171,51 @@ def test_refit_keeps_the_lower_of_two_starts(slab_fit):
         S.refit(bad, fit.binned)
 
 
+class _ScriptedObjective:
+    """Stands in for :class:`oti.spline_oti.CompiledObjective` in :func:`oti.spline_oti._optimize`: each call
+    of ``minimize`` returns the next scripted (status, iterations, objective) and records the parametrisation."""
+
+    def __init__(self, script):
+        self.script, self.calls = list(script), []
+
+    def minimize(self, p0, data, maxiter, scaled=True):
+        from scipy.optimize import OptimizeResult
+
+        status, nit, fun = self.script.pop(0)
+        self.calls.append("scaled" if scaled else "raw")
+        return OptimizeResult(x=np.array([fun]), fun=fun, nit=nit, status=status, success=status == 0,
+                              message="ABNORMAL" if status == 2 else "CONVERGENCE")
+
+    def unravel(self, x):
+        return {"x": np.asarray(x)}
+
+
+@pytest.mark.parametrize("script, calls, objective", [
+    # converged at once in scaled parameters: one call
+    ([(0, 120, 0.30)], ["scaled"], 0.30),
+    # the seed-11 [O/Fe] case: the scaled run stalls at 0.539, raw converges at 0.3362, scaled polishes it
+    ([(2, 3, 0.539), (0, 1029, 0.3362), (0, 71, 0.3357)], ["scaled", "raw", "scaled"], 0.3357),
+    # flat to rounding: neither parametrisation lowers the objective twice running: accepted
+    ([(2, 40, 0.5), (2, 0, 0.5), (2, 0, 0.5)], ["scaled", "raw", "scaled"], 0.5),
+])
+def test_stalled_line_search_continues_in_the_other_parametrisation(script, calls, objective):
+    """An abnormal end of a line search is retried from where it stopped in the other parametrisation (raw after
+    scaled, scaled after raw); a converged raw run is polished in scaled parameters."""
+    obj = _ScriptedObjective(script)
+    params, n_iter, value = S._optimize(obj, {"x": np.zeros(1)}, {}, 20000, "LAB", "the spline fit")
+    assert obj.calls == calls and not obj.script
+    assert value == objective and float(params["x"][0]) == objective
+    assert n_iter == sum(nit for _, nit, _ in script)
+
+
+def test_line_searches_that_keep_failing_name_the_element():
+    """Six abnormal ends, each lowering the objective a little, raise naming the element."""
+    obj = _ScriptedObjective([(2, 5, 1.0 - 0.01 * i) for i in range(6)])
+    with pytest.raises(S.SplineFitError, match="LAB: the spline fit did not converge \\(line searches kept failing"):
+        S._optimize(obj, {"x": np.zeros(1)}, {}, 20000, "LAB", "the spline fit")
+    assert obj.calls == ["scaled", "raw"] * 3
+
+
 def test_mass_model_family_recovered():
     """(f, h_z) from a Sigma_z(z) profile made by the family itself, with a 2% diagonal error."""
     z = np.array([0.2, 0.35, 0.5, 0.8, 1.1])
