@@ -144,6 +144,25 @@ def test_compiled_optimiser_is_the_package_s(slab_fit):
 
 
 @pytest.mark.slow
+def test_hessian_is_the_objective_s_curvature(slab_fit):
+    """The Hessian from the compiled gradient (the Cramer-Rao draws' covariance) gives the objective's own second
+    differences along random directions (values only, no gradient): v^T H v = (f(x+hv) + f(x-hv) - 2f(x)) / h^2."""
+    _, fit = slab_fit
+    c = fit.compiled
+    data = S._fit_data(fit.binned, fit.label_mean, fit.label_scale)
+    x = c.flatten(fit.params)
+    hess = c.hessian(x, data)
+    assert hess.shape == (x.size, x.size) and np.allclose(hess, hess.T)
+    d = c.scales(x, data)  # unit curvature per parameter: directions of comparable curvature
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        v = d * rng.normal(size=x.size)
+        h = 1e-3
+        f0, fp, fm = (c.value_and_grad(x + k * h * v, data)[0] for k in (0.0, 1.0, -1.0))
+        assert v @ hess @ v == pytest.approx((fp + fm - 2 * f0) / h**2, rel=2e-3)
+
+
+@pytest.mark.slow
 def test_refit_keeps_the_lower_of_two_starts(slab_fit):
     """A resample is refitted from the optimum and from auto_init's start and keeps the lower objective; a start
     the objective cannot leave (non-finite) is skipped, not the draw; both failing raises naming the element."""
