@@ -25,6 +25,16 @@ a1 = b1 = 0 for:
 
 It writes one row per mock and prints, over the mocks, the scatter of each
 estimate, the mean of each error and the pulls' standard deviations.
+
+``--at valley`` (runs only, after their profile stage): the same at the
+joint valley "all" instead of the truth, at each in-range h_z with a
+crossing (``constraints/profile_valleys.csv``): one linear step from the
+valley's z_sun, v_z,sun for the 16 resamples and for the whole sample, each
+averaged over those h_z as the headline averages them. It prints the
+headline's z_sun pulls (its stat and sys errors) beside those of the
+whole-sample value with the same errors.
+
+    python studies/solar_offset_errors.py --at valley --mocks results/mock-closure-g1 ... --out valley.csv
 """
 
 from __future__ import annotations
@@ -50,40 +60,81 @@ def mock_files(mock: Path) -> tuple[Path, Path]:
     return run / "parent_sample.parquet", run.parent.parent / "resources" / run.name / "truth.json"
 
 
-def one_mock(mock: Path, n_resamples: int, seed: int) -> dict:
-    """One row: the truth, and per scheme (star, half, full) the mean and scatter of z_sun [pc], v_z,sun [km/s]."""
+def _sample(mock: Path):
+    """(truth dict, the profile's :class:`oti.profile._Sample` of every element, its default settings)."""
     from oti.frame import sky_frame
-    from oti.potential import MassModel
-    from oti.profile import ProfileSettings, _Sample, central_jacobian, joint_step
-    from oti.resample import NeighbourMemory, Resample
+    from oti.profile import ProfileSettings, _Sample
 
     parent_path, truth_path = mock_files(mock)
     truth = json.loads(truth_path.read_text())["truth"]
     parent = pd.read_parquet(parent_path)
     s = ProfileSettings()
     labels = {e: (parent[e].to_numpy(np.float64), parent[f"{e}_ERR"].to_numpy(np.float64)) for e in ELEMENTS}
-    sample = _Sample(sky_frame(parent), labels, s)
-    n = sample.n
-    model = MassModel(truth["mdisk_f"], truth["hz"])
-    p = np.array([truth["zsun"], truth["vzsun"]], dtype=np.float64)
+    return truth, _Sample(sky_frame(parent), labels, s), s
+
+
+def _solutions(sample, s, f: float, hz: float, p: np.ndarray, schemes: dict) -> dict[str, np.ndarray]:
+    """Per scheme (name -> resamples; "star" first, whose scatter of a1, b1 weights the elements), the
+    (z_sun [pc], v_z,sun [km/s]) of each resample (R, 2): one linear step from ``p`` at model (f, h_z [kpc]),
+    with the Jacobian of the first "star" resample, as the profile stage takes it."""
+    from oti.potential import MassModel
+    from oti.profile import central_jacobian, joint_step
+    from oti.resample import NeighbourMemory
+
+    model = MassModel(f, hz)
     solved = sample.actions(model, p)
-    star = [Resample.draw(n, seed, t) for t in range(n_resamples)]
     memory = NeighbourMemory()
-    jac = central_jacobian(lambda q: sample.coefficients(sample.actions(model, q), star[0], memory)[0],
+    jac = central_jacobian(lambda q: sample.coefficients(sample.actions(model, q), schemes["star"][0], memory)[0],
                            p, s.fd_steps)
-    rng = np.random.default_rng(seed)
-    half = [Resample.from_index(np.sort(rng.choice(n, n // 2, replace=False))) for _ in range(n_resamples)]
-    schemes = {"star": star, "half": half, "full": [Resample.from_index(np.arange(n))]}
     ab = {k: np.array([sample.coefficients(solved, r, NeighbourMemory())[0][:, :2] for r in v])
           for k, v in schemes.items()}
     weights = ab["star"].std(axis=0, ddof=1)  # the profile's weights: the resamples' scatter of a1, b1
+    return {k: p + joint_step(v, weights, jac[:, :2, :])[0] for k, v in ab.items()}
+
+
+def one_mock(mock: Path, n_resamples: int, seed: int) -> dict:
+    """One row: the truth, and per scheme (star, half, full) the mean and scatter of z_sun [pc], v_z,sun [km/s]."""
+    from oti.resample import Resample
+
+    truth, sample, s = _sample(mock)
+    n = sample.n
+    rng = np.random.default_rng(seed)
+    schemes = {"star": [Resample.draw(n, seed, t) for t in range(n_resamples)],
+               "half": [Resample.from_index(np.sort(rng.choice(n, n // 2, replace=False)))
+                        for _ in range(n_resamples)],
+               "full": [Resample.from_index(np.arange(n))]}
+    p = np.array([truth["zsun"], truth["vzsun"]], dtype=np.float64)
+    sol = _solutions(sample, s, truth["mdisk_f"], truth["hz"], p, schemes)
     row = {"mock": mock.name, "zsun_true": truth["zsun"], "vzsun_true": truth["vzsun"]}
-    for k in schemes:
-        sol = p + joint_step(ab[k], weights, jac[:, :2, :])[0]  # (resamples, 2)
+    for k, v in sol.items():
         for j, q in enumerate(("zsun", "vzsun")):
-            row[f"{q}_{k}"] = float(sol[:, j].mean())
+            row[f"{q}_{k}"] = float(v[:, j].mean())
             if k != "full":
-                row[f"{q}_{k}_sd"] = float(sol[:, j].std(ddof=1))
+                row[f"{q}_{k}_sd"] = float(v[:, j].std(ddof=1))
+    return row
+
+
+def at_valley(run: Path, n_resamples: int, seed: int) -> dict:
+    """One row for a run: the headline z_sun [pc] with its errors, and the resample mean and the whole sample's
+    z_sun at the joint valley's in-range models (averaged over them)."""
+    from oti.resample import Resample
+
+    truth, sample, s = _sample(run)
+    val = pd.read_csv(run / "constraints" / "profile_valleys.csv")
+    val = val[(val["name"] == "all") & val["in_range"] & np.isfinite(val["mdisk_f"])]
+    head = pd.read_csv(run / "constraints" / "profile_headline.csv")
+    h = head[(head["name"] == "all") & (head["quantity"] == "zsun")].iloc[0]
+    schemes = {"star": [Resample.draw(sample.n, seed, t) for t in range(n_resamples)],
+               "whole": [Resample.from_index(np.arange(sample.n))]}
+    sols = [_solutions(sample, s, float(v["mdisk_f"]), float(v["hz"]),
+                       np.array([v["zsun"], v["vzsun"]], dtype=np.float64), schemes) for _, v in val.iterrows()]
+    err = float(np.hypot(h["err_stat"], h["err_sys"]))
+    row = {"mock": run.name, "zsun_true": truth["zsun"], "headline": float(h["value"]), "err_stat": h["err_stat"],
+           "err_sys": h["err_sys"], "n_models": len(val),
+           "resample_mean": float(np.mean([x["star"][:, 0].mean() for x in sols])),
+           "whole": float(np.mean([x["whole"][0, 0] for x in sols]))}
+    row["pull_headline"] = (row["headline"] - truth["zsun"]) / err
+    row["pull_whole"] = (row["whole"] - truth["zsun"]) / err
     return row
 
 
@@ -105,14 +156,21 @@ def main() -> None:
     ap.add_argument("--mocks", nargs="+", type=Path, required=True)
     ap.add_argument("--n-resamples", type=int, default=16)
     ap.add_argument("--seed", type=int, default=42, help="the workflow's config seed (the resamples)")
+    ap.add_argument("--at", choices=("truth", "valley"), default="truth",
+                    help="solve at the truth's model, or at a run's joint valley (runs only)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     rows = []
     for m in a.mocks:
-        rows.append(one_mock(m, a.n_resamples, a.seed))
+        rows.append(one_mock(m, a.n_resamples, a.seed) if a.at == "truth" else at_valley(m, a.n_resamples, a.seed))
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
         pd.DataFrame(rows).to_csv(a.out, index=False)  # after every mock: a partial table
-    print(summary(pd.DataFrame(rows)).round(3).to_string(index=False))
+    tab = pd.DataFrame(rows)
+    if a.at == "truth":
+        print(summary(tab).round(3).to_string(index=False))
+    else:
+        print(f"z_sun pulls over {len(tab)} runs: headline sd {tab['pull_headline'].std(ddof=1):.2f}, "
+              f"whole sample sd {tab['pull_whole'].std(ddof=1):.2f}")
 
 
 if __name__ == "__main__":
