@@ -392,6 +392,11 @@ class CompiledObjective:
         v, g = self._vg(x, *(np.asarray(data[k], np.float64) for k in ("pos", "vel", "label", "label_err")))
         return float(v), np.asarray(g, np.float64)
 
+    @staticmethod
+    def _fd_steps(x: np.ndarray) -> np.ndarray:
+        """Finite-difference steps of the gradient's differences: 1e-4 max(|x_i|, 0.01)."""
+        return 1e-4 * np.maximum(np.abs(x), 1e-2)
+
     def scales(self, x: np.ndarray, data: dict) -> np.ndarray:
         """Each flat parameter's scale 1 / sqrt|d^2 f / dx_i^2| at ``x`` (forward differences of the gradient).
 
@@ -404,7 +409,7 @@ class CompiledObjective:
         curvatures are 1 and the same tolerances reach the optimum.
         """
         _, g = self.value_and_grad(x, data)
-        h = 1e-4 * np.maximum(np.abs(x), 1e-2)
+        h = self._fd_steps(x)
         curv = np.empty(x.size)
         for i in range(x.size):
             xp = x.copy()
@@ -415,10 +420,10 @@ class CompiledObjective:
 
     def hessian(self, x: np.ndarray, data: dict) -> np.ndarray:
         """The objective's Hessian (P, P) at flat parameters ``x``: central differences of the compiled
-        gradient (steps 1e-4 max(|x_i|, 0.01)), symmetrised. On the test slab it equals ``jax.hessian`` to
-        1e-9 of its largest entry, in 0.03 s where jax.hessian compiles for ~25 s."""
+        gradient (:meth:`_fd_steps`), symmetrised. On the test slab it equals ``jax.hessian`` to 1e-9 of its
+        largest entry, in 0.03 s where jax.hessian compiles for ~25 s."""
         x = np.asarray(x, np.float64)
-        h = 1e-4 * np.maximum(np.abs(x), 1e-2)
+        h = self._fd_steps(x)
         hess = np.empty((x.size, x.size))
         for i in range(x.size):
             up, down = x.copy(), x.copy()
@@ -548,7 +553,7 @@ def refit(fit: SplineFit, binned: dict, maxiter: int = 20000) -> tuple[dict, str
     """
     data = _fit_data(binned, fit.label_mean, fit.label_scale)
     compiled = fit.compiled or CompiledObjective(fit.model, fit.params, fit.bounds)
-    best, errors = None, []
+    best, error = None, None
     starts = [("optimum", fit.params, "a resampled fit")]
     if fit.start is not None:
         starts.append(("auto_init", fit.start, "a resampled fit (cold start)"))
@@ -557,12 +562,12 @@ def refit(fit: SplineFit, binned: dict, maxiter: int = 20000) -> tuple[dict, str
             params, _, obj = _optimize(compiled, p0, data, maxiter, fit.element, what)
         except SplineFitError as exc:
             log.info("%s: refit from the %s failed (%s)", fit.element, name, exc)
-            errors.append(exc)
+            error = exc
             continue
         if best is None or obj < best[1]:
             best = (params, obj, name)
     if best is None:
-        raise errors[-1]
+        raise error
     return best[0], best[2]
 
 
@@ -617,7 +622,7 @@ def crlb_params(fit: SplineFit, n_draws: int, seed: int) -> list[dict]:
     flat, unravel = _ravel(fit.params)
     compiled = fit.compiled or CompiledObjective(fit.model, fit.params, fit.bounds)
     hess = compiled.hessian(np.asarray(flat), data) * np.asarray(data["pos"]).size
-    w, v = np.linalg.eigh(0.5 * (hess + hess.T))
+    w, v = np.linalg.eigh(hess)  # symmetric already
     good = w > w.max() * 1e-12
     cov = (v[:, good] / w[good]) @ v[:, good].T
     rng = np.random.default_rng(int(seed))
