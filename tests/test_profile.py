@@ -122,14 +122,18 @@ def test_profile_recovers_injected_solar_offsets_and_converges():
     assert m["iterations"] == 4 and m["step_sigma"] < 0.25  # converged: the last step is small
     sol = solar_solutions(coeffs, {"all": ["O_FE", "FE_H"]})
     joint = sol[(sol["solution"] == "all") & (sol["element"] == "O_FE")]
+    whole, res = joint[joint["trial"] == -1], joint[joint["trial"] >= 0]
+    assert len(whole) == 1 and sorted(res["trial"]) == list(range(8))
     for par, truth in (("zsun", 60.0), ("vzsun", 11.0)):
-        mean, sd = joint[par].mean(), joint[par].std(ddof=1)
-        assert abs(mean - truth) < 2.5 * sd, (par, mean, sd)
-        assert m[par] == pytest.approx(mean, rel=1e-9)  # the model table's solution is the resamples' mean
-    assert abs(joint["vzsun"].mean() - 7.78) > 3 * joint["vzsun"].std(ddof=1)  # it moved off the start
-    # the coefficient table: one row per (element, trial) at the last point, with the Jacobian
-    assert len(coeffs) == 2 * 8 and np.isfinite(coeffs[list(JAC_COLUMNS)].to_numpy()).all()
+        central, sd = float(whole[par].iloc[0]), res[par].std(ddof=1)  # half-samples: the whole sample's error
+        assert abs(central - truth) < 2.5 * sd, (par, central, sd)
+        assert m[par] == pytest.approx(central, rel=1e-9)  # the model table's solution is the whole sample's
+    assert abs(float(whole["vzsun"].iloc[0]) - 7.78) > 3 * res["vzsun"].std(ddof=1)  # it moved off the start
+    # the coefficient table: one row per (element, trial) at the last point, the whole sample (trial -1) too
+    assert len(coeffs) == 2 * 9 and np.isfinite(coeffs[list(JAC_COLUMNS)].to_numpy()).all()
     assert (coeffs["zsun"] == m["zsun_eval"]).all()
+    assert set(coeffs.loc[coeffs["trial"] == -1, "n_stars"]) == {len(parent)}  # every star once
+    assert coeffs.loc[coeffs["trial"] >= 0, "n_stars"].max() <= len(parent) // 2  # half-samples
 
 
 @pytest.mark.slow
@@ -238,6 +242,11 @@ def test_joint_valley_is_the_gls_zero_and_each_resample_moves_it_linearly():
     one = valley_crossing(F_GRID, a2[:, :, :1])
     assert one["mdisk_f"] == pytest.approx(1.0 - eps[:, 0].mean() / 0.01, rel=1e-9)
     assert one["chi2_min"] == pytest.approx(0.0, abs=1e-20)  # a line through zero: chi^2 vanishes there
+    # centred on the whole sample (its own zero at 1.1 for both elements): the valley is its zero, chi^2 there
+    # vanishes, and each resample keeps its own zero (the lines share the slopes)
+    mid = valley_crossing(F_GRID, a2, center=s * (F_GRID[:, None] - 1.1))
+    assert mid["mdisk_f"] == pytest.approx(1.1, rel=1e-9) and mid["chi2_min"] == pytest.approx(0.0, abs=1e-20)
+    np.testing.assert_allclose(mid["mdisk_f_trials"], v["mdisk_f_trials"], rtol=1e-9)
     # no zero inside the grid: NaN, not the edge
     far = valley_crossing(F_GRID, a2 + 1.0)
     assert np.isnan(far["mdisk_f"]) and np.isnan(far["mdisk_f_trials"]).all()
@@ -340,6 +349,21 @@ def test_profile_tables_end_to_end_on_linear_coefficients():
     for h in hz:  # the common valley of both elements, up to the resample noise
         assert abs(v.loc[("all", h), "mdisk_f"] - (1.0 + 2.0 * (h - 0.3))) < 3 * v.loc[("all", h), "mdisk_f_err"]
     assert list(out["headline"].columns) == ["name", "quantity", "value", "err_stat", "err_sys", "unit", "note"]
+    # the whole sample (trial -1, no noise, its a1 = b1 = 0 at p_whole) sets the central values exactly;
+    # the resamples' errors are unchanged by it
+    p_whole = np.array([[19.0, 8.5]])
+    whole = _linear_coeffs(hz, lambda h, el: 1.0 + 2.0 * (h - 0.3), jac, (20.8, 7.78), p_whole, np.zeros((1, 2)))
+    with_whole = profile_tables(pd.concat([whole.assign(trial=-1), c], ignore_index=True), models,
+                                ["O_FE", "FE_H"], exclude=["FE_H"], hz_range=(0.2, 0.4), truth_hz=0.3)
+    w = with_whole["valleys"].set_index(["name", "hz"])
+    for h in hz:
+        assert w.loc[("all", h), "mdisk_f"] == pytest.approx(1.0 + 2.0 * (h - 0.3), rel=1e-9)
+        assert w.loc[("all", h), "zsun"] == pytest.approx(19.0, rel=1e-9)
+        assert w.loc[("all", h), "vzsun"] == pytest.approx(8.5, rel=1e-9)
+        for col in ("mdisk_f_err", "zsun_err", "vzsun_err"):
+            assert w.loc[("all", h), col] == pytest.approx(v.loc[("all", h), col], rel=1e-9)
+    sol = with_whole["solutions"]
+    assert set(sol["trial"]) == set(range(-1, 8))
     with pytest.raises(ValueError, match="grid.f_min, grid.f_max and profile.hz"):
         profile_tables(c.iloc[:0], models, ["O_FE", "FE_H"])
     with pytest.raises(ValueError, match=r"profile.hz_range = \[0.25, 0.35\] kpc holds fewer than 2"):

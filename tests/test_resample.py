@@ -138,3 +138,23 @@ def test_neighbour_memory_reindexes_sets_to_the_stars_of_now():
     assert memory.kept(rs, np.ones(4, bool)) is rs
     np.testing.assert_array_equal(a.stars, [1, 4])
     np.testing.assert_array_equal(a.copies, [1, 2])
+
+
+def test_half_samples_hold_half_the_stars_once_each_and_are_reproducible():
+    from oti.resample import half_sample_index
+
+    idx = half_sample_index(1001, 42, 3)
+    assert idx.size == 500 and np.unique(idx).size == 500 and idx.min() >= 0 and idx.max() < 1001
+    assert np.all(np.diff(idx) > 0)
+    np.testing.assert_array_equal(idx, half_sample_index(1001, 42, 3))
+    assert not np.array_equal(idx, half_sample_index(1001, 42, 4))
+    r = Resample.half(1001, 42, 3)
+    assert (r.copies == 1).all() and len(r) == 500
+    w = Resample.whole(7)
+    np.testing.assert_array_equal(w.source, np.arange(7))
+    # the half-samples' scatter of a mean estimates the whole sample's error (no finite-population excess)
+    x = np.random.default_rng(0).normal(size=2000)
+    means = [x[half_sample_index(x.size, 1, t)].mean() for t in range(400)]
+    assert np.std(means, ddof=1) == pytest.approx(x.std() / np.sqrt(x.size), rel=0.1)
+    with pytest.raises(ValueError, match="n=1"):
+        half_sample_index(1, 0, 0)

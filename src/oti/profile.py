@@ -98,7 +98,10 @@ class ProfileSettings:
     a model's first (the other models reuse the last Jacobian: it changes by
     a few per cent per f step, less than its finite-difference noise);
     ``start`` (z_sun [pc], v_z,sun [km/s]) of each h_z's first model (the
-    next f starts from the previous solution).
+    next f starts from the previous solution); ``resampling``: the
+    resamples' scheme, "half" (half-samples without replacement,
+    :meth:`oti.resample.Resample.half`) or "bootstrap" (the Nelder-Mead
+    trials' resamples, :meth:`oti.resample.Resample.draw`).
     """
 
     n_bootstrap: int = 16
@@ -111,6 +114,13 @@ class ProfileSettings:
     fd_steps: tuple[float, float] = (5.0, 0.5)
     jacobian_every: int = 4
     start: tuple[float, float] = (K.ZSUN_PC, K.VSUN_KMS[2])
+    resampling: str = "half"
+
+
+#: the resampling schemes of :class:`ProfileSettings` (config key profile.resampling)
+RESAMPLING: tuple[str, ...] = ("half", "bootstrap")
+#: the trial number of the whole sample in the profile's tables (the resamples are 0..n-1)
+WHOLE: int = -1
 
 
 # --------------------------------------------------------------------------
@@ -200,24 +210,26 @@ def profile_coefficients(
     starts at ``settings.start``, each next one at the previous solution.
     Per model, Gauss-Newton at the point p = (z_sun, v_z,sun): the actions
     of every star at p; the Jacobian d(a1, b1, a2)/d(z_sun, v_z,sun) by
-    central differences (``settings.fd_steps``) of resample 0 (half the cost
-    of the whole sample, whose ~1.6 times as many distinct stars each need
-    a local mean), shared by the resamples; the coefficients of every resample (trial t:
-    ``SeedSequence([seed, t])``; the actions at p reused; one neighbour
-    search per resample shared by all elements); each resample's step to
-    a1 = b1 = 0 common to all elements (:func:`joint_step`, weights from the
-    resamples' variance of a1 and b1 per element); the step of p is their
-    mean. At most ``settings.iterations`` points, ending as soon as the step
-    is within ``settings.tol`` times the resamples' scatter of the solution.
+    central differences (``settings.fd_steps``) of resample 0 (about half
+    the cost of the whole sample), shared by the resamples; the coefficients
+    of the whole sample (trial :data:`WHOLE` = -1, the central value) and of
+    every resample (trial t: ``SeedSequence([seed, t])``, a half-sample or a
+    bootstrap resample, ``settings.resampling``; the actions at p reused;
+    one neighbour search per resample shared by all elements); each one's
+    step to a1 = b1 = 0 common to all elements (:func:`joint_step`, weights
+    from the resamples' variance of a1 and b1 per element); the step of p is
+    the whole sample's. At most ``settings.iterations`` points, ending as
+    soon as the step is within ``settings.tol`` times the resamples' scatter
+    of the solution.
     The h_z values are independent: one call per h_z, concatenated in
     order, equals one call with all of them.
 
     Returns (coefficients: one row per (element, hz, mdisk_f, trial) at the
-    last point, with a1, b1, a2 and their fit errors [dex], n_stars, the
-    point zsun [pc], vzsun [km/s] and the model's Jacobian
-    :data:`JAC_COLUMNS`; models: one row per model with
-    :data:`MODEL_COLUMNS`: the start, the last point, the last step, the
-    resamples' scatter of the solution (``zsun_scatter``,
+    last point, trial -1 the whole sample and 0..n-1 the resamples, with
+    a1, b1, a2 and their fit errors [dex], n_stars, the point zsun [pc],
+    vzsun [km/s] and the model's Jacobian :data:`JAC_COLUMNS`; models: one
+    row per model with :data:`MODEL_COLUMNS`: the start, the last point,
+    the last step (the whole sample's), the resamples' scatter of the solution (``zsun_scatter``,
     ``vzsun_scatter``), the step in units of that scatter (``step_sigma``,
     the larger of the two), the solution zsun, vzsun = last point + last
     step, and ``jacobians``, how many finite-difference Jacobians the model took).
@@ -233,11 +245,16 @@ def profile_coefficients(
         raise ValueError(f"profile.gauss_newton_iterations must be >= 1, got {s.iterations}")
     if s.jacobian_every < 1:
         raise ValueError(f"profile.jacobian_every must be >= 1, got {s.jacobian_every}")
+    if s.resampling not in RESAMPLING:
+        raise ValueError(f"profile.resampling must be one of {', '.join(RESAMPLING)}, got {s.resampling!r}")
     abundances = {el: (parent[el].to_numpy(np.float64), parent[f"{el}_ERR"].to_numpy(np.float64))
                   for el in elements}
     sample = _Sample(sky_frame(parent), abundances, s)
-    resamples = [Resample.draw(sample.n, seed, t) for t in range(s.n_bootstrap)]
+    draw = Resample.half if s.resampling == "half" else Resample.draw
+    resamples = [draw(sample.n, seed, t) for t in range(s.n_bootstrap)]
+    whole = Resample.whole(sample.n)
     memories = [NeighbourMemory() for _ in resamples]
+    whole_memory = NeighbourMemory()
     fd_memory = NeighbourMemory()
     rows, model_rows = [], []
     for hz in hz_values:
@@ -261,13 +278,15 @@ def profile_coefficients(
                                            p, s.fd_steps)
                     n_jac += 1
                 fits = [sample.coefficients(solved, res, mem) for res, mem in zip(resamples, memories)]
+                central = sample.coefficients(solved, whole, whole_memory)
                 ab = np.array([v[:, :2] for v, _, _ in fits])  # (T, E, 2)
-                deltas = joint_step(ab, ab.std(axis=0, ddof=1), jac[:, :2, :])[0]  # (T, 2)
-                step, scatter = deltas.mean(axis=0), deltas.std(axis=0, ddof=1)
+                deltas = joint_step(np.concatenate([central[0][None, :, :2], ab]), ab.std(axis=0, ddof=1),
+                                    jac[:, :2, :])[0]  # (1 + T, 2): the whole sample, the resamples
+                step, scatter = deltas[0], deltas[1:].std(axis=0, ddof=1)
                 if np.all(np.abs(step) <= s.tol * scatter) or it == s.iterations:
                     break
                 p = p + step
-            for t, (v, e, n_used) in enumerate(fits):
+            for t, (v, e, n_used) in zip([WHOLE, *range(len(fits))], [central, *fits]):
                 for j, el in enumerate(elements):
                     rows.append({"element": el, "hz": float(hz), "mdisk_f": float(f), "trial": t,
                                  **dict(zip(COEFFS, v[j])), **{f"{c}_err": x for c, x in zip(COEFFS, e[j])},
@@ -310,8 +329,9 @@ def solar_solutions(coeffs: pd.DataFrame, groups: Mapping[str, Sequence[str]]) -
     ``coeffs``: the table of :func:`profile_coefficients`; ``groups``: name
     -> elements solved together (one z_sun, v_z,sun for all of them,
     :func:`joint_step` with weights 1 / (the resamples' variance of a1 and
-    b1 of each element), as in the Gauss-Newton steps). Every element is also solved alone (solution 'own', its 2x2
-    :func:`own_steps`). a2 at the solution is a2 + (da2/dp) delta; (a1, b1)
+    b1 of each element, trials >= 0), as in the Gauss-Newton steps). Every
+    element is also solved alone (solution 'own', its 2x2 :func:`own_steps`).
+    The whole sample (trial -1), where present, is solved like a resample. a2 at the solution is a2 + (da2/dp) delta; (a1, b1)
     are the residuals a + J delta (zero for 'own'). Returns one row per
     (solution, element, hz, mdisk_f, trial): solution, element, hz,
     mdisk_f, trial, zsun [pc], vzsun [km/s], a1, b1, a2, a2_err [dex].
@@ -321,12 +341,13 @@ def solar_solutions(coeffs: pd.DataFrame, groups: Mapping[str, Sequence[str]]) -
         present = list(dict.fromkeys(g["element"]))
         ab, a2, err, jac, trials = _model_arrays(g, present)
         p = g[["zsun", "vzsun"]].to_numpy()[0]
+        res = trials >= 0  # the resamples, whose scatter weights the elements
         solved = {"own": (present, own_steps(ab, jac[:, :2, :]))}
         for name, els in groups.items():
             idx = [present.index(e) for e in els if e in present]
             if not idx:
                 continue
-            step = joint_step(ab[:, idx], ab[:, idx].std(axis=0, ddof=1), jac[idx, :2, :])[0]  # (T, 2)
+            step = joint_step(ab[:, idx], ab[res][:, idx].std(axis=0, ddof=1), jac[idx, :2, :])[0]  # (T, 2)
             solved[name] = ([present[i] for i in idx], np.repeat(step[:, None, :], len(idx), axis=1))
         for name, (els, step) in solved.items():
             idx = [present.index(e) for e in els]
@@ -372,13 +393,15 @@ def a2_precision(a2: np.ndarray) -> tuple[np.ndarray, float, float]:
     return hartlap * np.linalg.inv(shrunk), lam, hartlap
 
 
-def chi2_curve(a2: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, float, float]]]:
-    """chi^2 = m^T W m per model, ``a2`` (T, F, E): m the resample mean, W :func:`a2_precision` of that model.
+def chi2_curve(a2: np.ndarray, center: np.ndarray | None = None
+               ) -> tuple[np.ndarray, list[tuple[np.ndarray, float, float]]]:
+    """chi^2 = m^T W m per model, ``a2`` (T, F, E) the resamples: W :func:`a2_precision` of that model,
+    m ``center`` (F, E) (the whole sample's a2) or, if None, the resamples' mean.
 
     Returns chi^2 (F,) and each model's (W, lambda, hartlap).
     """
     prec = [a2_precision(a2[:, j, :]) for j in range(a2.shape[1])]
-    m = a2.mean(axis=0)
+    m = a2.mean(axis=0) if center is None else np.asarray(center, dtype=np.float64)
     return np.array([m[j] @ prec[j][0] @ m[j] for j in range(len(prec))]), prec
 
 
@@ -399,25 +422,27 @@ def _nearest_crossing(x: np.ndarray, y: np.ndarray, near: int) -> tuple[float, i
     return float(x[i] - y[i] * (x[i + 1] - x[i]) / (y[i + 1] - y[i])), i
 
 
-def valley_crossing(f_grid: np.ndarray, a2: np.ndarray) -> dict:
+def valley_crossing(f_grid: np.ndarray, a2: np.ndarray, center: np.ndarray | None = None) -> dict:
     """The valley at one h_z: where the a2 vector of a set of elements vanishes in f, and its resamples.
 
     ``f_grid`` (F,) increasing; ``a2`` (T, F, E): each resample's a2 of E
-    elements (one element: its own valley). chi^2 per model
-    (:func:`chi2_curve`); at its grid minimum j, the precision W and the
-    slope s of the mean a2 vector (central difference); the valley is the
-    zero of q(f) = s^T W m(f), the generalised-least-squares combination of
-    the elements (to first order the f minimising chi^2), nearest j. Each
-    resample's crossing is linearised about it, f_t = f* - q_t(f*) / q'(f*)
-    (q_t = s^T W a2_t), so resamples whose own curve leaves the grid still
-    count. Returns mdisk_f (NaN if q does not cross zero), mdisk_f_trials
-    (T,), chi2 (F,), chi2_min (chi^2 of the mean a2 vector interpolated to
-    f*, with W), lambda and hartlap (of the model at the minimum).
+    elements (one element: its own valley); ``center`` (F, E): the whole
+    sample's a2, the central value (None: the resamples' mean). chi^2 per
+    model (:func:`chi2_curve`); at its grid minimum j, the precision W and
+    the slope s of the central a2 vector m (central difference); the valley
+    is the zero of q(f) = s^T W m(f), the generalised-least-squares
+    combination of the elements (to first order the f minimising chi^2),
+    nearest j. Each resample's crossing is linearised about it,
+    f_t = f* - q_t(f*) / q'(f*) (q_t = s^T W a2_t), so resamples whose own
+    curve leaves the grid still count. Returns mdisk_f (NaN if q does not
+    cross zero), mdisk_f_trials (T,), chi2 (F,), chi2_min (chi^2 of m
+    interpolated to f*, with W), lambda and hartlap (of the model at the
+    minimum).
     """
     f_grid = np.asarray(f_grid, dtype=np.float64)
-    chi2, prec = chi2_curve(a2)
+    chi2, prec = chi2_curve(a2, center)
     j = int(np.argmin(chi2))
-    m = a2.mean(axis=0)  # (F, E)
+    m = a2.mean(axis=0) if center is None else np.asarray(center, dtype=np.float64)  # (F, E)
     lo, hi = max(j - 1, 0), min(j + 1, f_grid.size - 1)
     slope = (m[hi] - m[lo]) / (f_grid[hi] - f_grid[lo])
     w = prec[j][0]
@@ -529,9 +554,10 @@ def valley(solutions: pd.DataFrame, name: str, solution: str, elements: list[str
     """The valley of ``elements`` with their a2 at solution ``solution`` of :func:`solar_solutions`.
 
     Per h_z: :func:`valley_crossing` over the models whose every resample
-    has every element; z_sun and v_z,sun there (from solution
-    ``solar_from``, default ``solution``), the mean solution interpolated in
-    f at the crossing, each resample's at its own crossing. Returns the
+    has every element, centred on the whole sample (trial -1; the
+    resamples' mean in tables without it); z_sun and v_z,sun there (from
+    solution ``solar_from``, default ``solution``), the central solution
+    interpolated in f at the crossing, each resample's at its own crossing. Returns the
     :class:`Valley` and the chi^2 table (hz, mdisk_f, chi2).
     """
     solar_from = solar_from or solution
@@ -553,17 +579,19 @@ def valley(solutions: pd.DataFrame, name: str, solution: str, elements: list[str
                         name, hz)
             continue
         a2 = np.stack([piv.loc[f]["a2"][elements].to_numpy() for f in fg], axis=1)  # (T, F, E)
-        cr = valley_crossing(fg, a2)
+        res = trials >= 0  # the resamples; trial -1, the whole sample, is the central value
+        whole = bool(np.any(~res))
+        cr = valley_crossing(fg, a2[res], a2[~res][0] if whole else None)
         chi2_rows += [{"hz": float(hz), "mdisk_f": float(f), "chi2": float(c)} for f, c in zip(fg, cr["chi2"])]
         cols["hz"].append(float(hz))
         cols["mdisk_f"].append(cr["mdisk_f"])
         cols["mdisk_f_trials"].append(cr["mdisk_f_trials"])
         for par in SOLAR:
             per_t = np.stack([piv.loc[f][par][elements].to_numpy().mean(axis=1) for f in fg], axis=1)  # (T, F)
-            cols[par].append(float(_interp(fg, per_t.mean(axis=0), cr["mdisk_f"])) if np.isfinite(cr["mdisk_f"])
-                             else np.nan)
+            mid = per_t[~res][0] if whole else per_t.mean(axis=0)
+            cols[par].append(float(_interp(fg, mid, cr["mdisk_f"])) if np.isfinite(cr["mdisk_f"]) else np.nan)
             cols[f"{par}_trials"].append(np.array([_interp(fg, row, ft) if np.isfinite(ft) else np.nan
-                                                   for row, ft in zip(per_t, cr["mdisk_f_trials"])]))
+                                                   for row, ft in zip(per_t[res], cr["mdisk_f_trials"])]))
         cols["chi2_min"].append(cr["chi2_min"])
         cols["lambda_"].append(cr["lambda"])
         cols["hartlap"].append(cr["hartlap"])

@@ -1,4 +1,4 @@
-"""Bootstrap resamples and the neighbour sets of their stars.
+"""Bootstrap resamples (and half-samples) and the neighbour sets of their stars.
 
 Trial t's resample comes from ``numpy.random.default_rng(SeedSequence([seed,
 t]))``: the same (seed, t) gives the same resample in any process, on any core
@@ -42,6 +42,19 @@ def resample_index(n: int, seed: int, trial_index: int) -> np.ndarray:
     return trial_rng(seed, trial_index).integers(0, n, size=n)
 
 
+def half_sample_index(n: int, seed: int, trial_index: int) -> np.ndarray:
+    """Sorted indices (n // 2,) of half-sample ``trial_index``: n // 2 of n stars drawn without replacement.
+
+    The scatter of half-sample estimates about the whole sample's estimates
+    the whole sample's variance (the delete-d jackknife with d = n/2, Shao &
+    Wu 1989, whose factor (n - d)/d is 1), with no copies of a star, which a
+    bootstrap resample's neighbour sets treat unlike independent stars.
+    """
+    if n < 2:
+        raise ValueError(f"cannot half-sample fewer than 2 stars (n={n})")
+    return np.sort(trial_rng(seed, trial_index).choice(n, size=n // 2, replace=False))
+
+
 @dataclass(frozen=True, eq=False)
 class Resample:
     """The M rows of a bootstrap resample and the U distinct stars behind them.
@@ -81,6 +94,16 @@ class Resample:
     def draw(cls, n: int, seed: int, trial_index: int) -> Resample:
         """Bootstrap resample ``trial_index`` of n stars (:func:`resample_index`)."""
         return cls.from_index(resample_index(n, seed, trial_index))
+
+    @classmethod
+    def half(cls, n: int, seed: int, trial_index: int) -> Resample:
+        """Half-sample ``trial_index`` of n stars (:func:`half_sample_index`)."""
+        return cls.from_index(half_sample_index(n, seed, trial_index))
+
+    @classmethod
+    def whole(cls, n: int) -> Resample:
+        """The whole sample: each of the n stars once."""
+        return cls.from_index(np.arange(n))
 
     def __len__(self) -> int:
         return self.source.size

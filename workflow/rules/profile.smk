@@ -1,7 +1,8 @@
 # Stage 3c: the profile estimator of eq. 8 (docs/science.md, "Profile estimator
 # and the identified force"). One profile_coefficients job per profile.hz
 # value: per (f, h_z) model z_sun and v_z,sun are fitted by Gauss-Newton and
-# every resample's coefficients kept near a1 = b1 = 0; rule profile combines
+# the whole sample's (the central value) and every resample's (the errors)
+# coefficients kept near a1 = b1 = 0; rule profile combines
 # the jobs (in config order) into chi^2, the valleys, the pivot height and the
 # headline table.
 
@@ -31,6 +32,7 @@ rule profile_coefficients:
         seed=config["seed"],
         settings={
             "n_bootstrap": PROFILE["n_bootstrap"],
+            "resampling": PROFILE["resampling"],
             "k": config["knn"]["k"],
             "weighting": PROFILE["weighting"] or config["knn"]["weighting"],
             "backend": config["actions"]["backend"],
