@@ -217,8 +217,9 @@ def profile_coefficients(
     bootstrap resample, ``settings.resampling``; the actions at p reused;
     one neighbour search per resample shared by all elements); each one's
     step to a1 = b1 = 0 common to all elements (:func:`joint_step`, weights
-    from the resamples' variance of a1 and b1 per element); the step of p is
-    the whole sample's. At most ``settings.iterations`` points, ending as
+    1 / the whole sample's fit errors^2 of a1 and b1 per element, fixed for
+    every resample, so that the resamples' scatter is the error of that one
+    estimator); the step of p is the whole sample's. At most ``settings.iterations`` points, ending as
     soon as the step is within ``settings.tol`` times the resamples' scatter
     of the solution.
     The h_z values are independent: one call per h_z, concatenated in
@@ -280,7 +281,7 @@ def profile_coefficients(
                 fits = [sample.coefficients(solved, res, mem) for res, mem in zip(resamples, memories)]
                 central = sample.coefficients(solved, whole, whole_memory)
                 ab = np.array([v[:, :2] for v, _, _ in fits])  # (T, E, 2)
-                deltas = joint_step(np.concatenate([central[0][None, :, :2], ab]), ab.std(axis=0, ddof=1),
+                deltas = joint_step(np.concatenate([central[0][None, :, :2], ab]), central[1][:, :2],
                                     jac[:, :2, :])[0]  # (1 + T, 2): the whole sample, the resamples
                 step, scatter = deltas[0], deltas[1:].std(axis=0, ddof=1)
                 if np.all(np.abs(step) <= s.tol * scatter) or it == s.iterations:
@@ -328,10 +329,11 @@ def solar_solutions(coeffs: pd.DataFrame, groups: Mapping[str, Sequence[str]]) -
 
     ``coeffs``: the table of :func:`profile_coefficients`; ``groups``: name
     -> elements solved together (one z_sun, v_z,sun for all of them,
-    :func:`joint_step` with weights 1 / (the resamples' variance of a1 and
-    b1 of each element, trials >= 0), as in the Gauss-Newton steps). Every
-    element is also solved alone (solution 'own', its 2x2 :func:`own_steps`).
-    The whole sample (trial -1), where present, is solved like a resample. a2 at the solution is a2 + (da2/dp) delta; (a1, b1)
+    :func:`joint_step` with weights 1 / (the whole sample's fit error of a1
+    and b1 of each element)^2, as in the Gauss-Newton steps; the resamples'
+    mean fit errors in tables without trial -1). Every element is also
+    solved alone (solution 'own', its 2x2 :func:`own_steps`). The whole
+    sample (trial -1) is solved like a resample. a2 at the solution is a2 + (da2/dp) delta; (a1, b1)
     are the residuals a + J delta (zero for 'own'). Returns one row per
     (solution, element, hz, mdisk_f, trial): solution, element, hz,
     mdisk_f, trial, zsun [pc], vzsun [km/s], a1, b1, a2, a2_err [dex].
@@ -341,13 +343,16 @@ def solar_solutions(coeffs: pd.DataFrame, groups: Mapping[str, Sequence[str]]) -
         present = list(dict.fromkeys(g["element"]))
         ab, a2, err, jac, trials = _model_arrays(g, present)
         p = g[["zsun", "vzsun"]].to_numpy()[0]
-        res = trials >= 0  # the resamples, whose scatter weights the elements
+        res = trials >= 0
+        # fixed weights: the whole sample's fit errors (weights from the resamples' own scatter would fit
+        # those resamples, and their scatter would then understate the error; docs/closure.md)
+        w_err = err[~res][0, :, :2] if np.any(~res) else err[res].mean(axis=0)[:, :2]  # (E, 2)
         solved = {"own": (present, own_steps(ab, jac[:, :2, :]))}
         for name, els in groups.items():
             idx = [present.index(e) for e in els if e in present]
             if not idx:
                 continue
-            step = joint_step(ab[:, idx], ab[res][:, idx].std(axis=0, ddof=1), jac[idx, :2, :])[0]  # (T, 2)
+            step = joint_step(ab[:, idx], w_err[idx], jac[idx, :2, :])[0]  # (T, 2)
             solved[name] = ([present[i] for i in idx], np.repeat(step[:, None, :], len(idx), axis=1))
         for name, (els, step) in solved.items():
             idx = [present.index(e) for e in els]

@@ -194,9 +194,9 @@ def table1(
                 _profile_cell(r["cells"][c], r["digits"], False) for c in cols) + " |")
             tex_rows.append(r["tex"] + " & " + " & ".join(
                 _profile_cell(r["cells"][c], r["digits"], True, r["unit"]) for c in cols) + r" \\")
-        notes_md.append("Identified rows: value ± statistical error (bootstrap resamples) ± systematic error "
+        notes_md.append("Identified rows: value ± statistical error (resamples) ± systematic error "
                         "(spread along the joint valley); constraints/profile_headline.csv.")
-        notes_tex.append("Identified rows: value $\\pm$ statistical error (bootstrap resamples) $\\pm$ "
+        notes_tex.append("Identified rows: value $\\pm$ statistical error (resamples) $\\pm$ "
                          "systematic error (spread along the joint valley).")
         if nan_notes:
             text = "n/a: " + "; ".join(
