@@ -12,21 +12,36 @@ A mock is a directory with ``parent.parquet`` and ``truth.json``
 ``resources/mock-<run>/truth.json``). For each, at the truth's (f, h_z)
 and (z_sun, v_z,sun), as the profile stage does (the default
 :class:`oti.profile.ProfileSettings`, every element solved jointly,
-:func:`oti.profile.joint_step` with the Jacobian of resample 0), it solves
-a1 = b1 = 0 for:
+:func:`oti.profile.joint_step` with the Jacobian of bootstrap resample 0), it solves
+a1 = b1 = 0 for three schemes:
 
-- ``star``: the profile's 16 bootstrap resamples of the stars (trial t:
-  ``SeedSequence([42, t])``); the estimate is their mean, as in the
-  profile's headline, the error their standard deviation;
-- ``half``: 16 half-samples without replacement (no copies of a star), whose
-  standard deviation estimates the full sample's error (half-sampling:
-  var(half - full) = var(full) for m = n/2);
-- ``full``: the whole sample once.
+- ``b``: 16 bootstrap resamples of the stars (trial t:
+  ``SeedSequence([42, t])``, the Nelder-Mead trials' resamples);
+- ``h``: 16 half-samples without replacement (no copies of a star,
+  :meth:`oti.resample.Resample.half`), whose standard deviation estimates
+  the whole sample's error (the delete-d jackknife with d = n/2);
+- ``w``: the whole sample once;
 
-It writes one row per mock and prints, over the mocks, the scatter of each
-estimate, the mean of each error and the pulls' standard deviations.
+each with three weightings of the elements' a1 and b1 in the joint step:
 
-``--at valley`` (runs only, after their profile stage): the same at the
+- ``wb``: 1 / the bootstrap resamples' variance (the profile before
+  ``profile.resampling``);
+- ``wh``: 1 / the half-samples' variance;
+- ``wf``: 1 / the whole sample's fit error squared (fixed, independent of
+  the resamples);
+- ``wl``: leave one out, the profile's weights: each resample by 1 / the
+  variance of the other resamples of its scheme, the whole sample by 1 /
+  the half-samples' variance.
+
+It writes one row per mock (estimate ``z_<scheme>_<weights>``, the
+resamples' mean or the whole sample's value, and ``zsd_<scheme>_<weights>``,
+the resamples' standard deviation; ``v_...`` for v_z,sun) and prints, over
+the mocks, per weighting, estimate and error, the estimate's scatter and
+bias, the error's mean and the pulls' standard deviation.
+
+``--at valley`` (runs only, after their profile stage; written for the
+profile before it took its central values from the whole sample, whose
+headline it emulates): the same at the
 joint valley "all" instead of the truth, at each in-range h_z with a
 crossing (``constraints/profile_valleys.csv``): one linear step from the
 valley's z_sun, v_z,sun for the 16 resamples and for the whole sample, each
@@ -74,6 +89,31 @@ def _sample(mock: Path):
     return truth, _Sample(sky_frame(parent), labels, s), s
 
 
+def _weighted_solutions(sample, s, f: float, hz: float, p: np.ndarray, schemes: dict
+                        ) -> dict[tuple[str, str], np.ndarray]:
+    """Per (scheme, weighting) of the module docstring the (z_sun [pc], v_z,sun [km/s]) (R, 2) of each
+    resample: one linear step from ``p`` at model (f, h_z [kpc]) with the Jacobian of the first "b" resample.
+    ``schemes``: "b", "h" (resamples) and "w" (the whole sample)."""
+    from oti.potential import MassModel
+    from oti.profile import central_jacobian, joint_step, leave_one_out_scatter
+    from oti.resample import NeighbourMemory
+
+    model = MassModel(f, hz)
+    solved = sample.actions(model, p)
+    memory = NeighbourMemory()
+    jac = central_jacobian(lambda q: sample.coefficients(sample.actions(model, q), schemes["b"][0], memory)[0],
+                           p, s.fd_steps)[:, :2, :]
+    fits = {k: [sample.coefficients(solved, r, NeighbourMemory()) for r in v] for k, v in schemes.items()}
+    ab = {k: np.array([v[:, :2] for v, _, _ in f]) for k, f in fits.items()}
+    weights = {"wb": ab["b"].std(axis=0, ddof=1), "wh": ab["h"].std(axis=0, ddof=1), "wf": fits["w"][0][1][:, :2]}
+    out = {(k, wn): p + joint_step(v, w, jac)[0] for wn, w in weights.items() for k, v in ab.items()}
+    # leave one out: each resample by the scatter of the others of its scheme, the whole sample by the
+    # half-samples' (the profile's weights)
+    loo = {"b": leave_one_out_scatter(ab["b"]), "h": leave_one_out_scatter(ab["h"]), "w": weights["wh"]}
+    out.update({(k, "wl"): p + joint_step(v, loo[k], jac)[0] for k, v in ab.items()})
+    return out
+
+
 def _solutions(sample, s, f: float, hz: float, p: np.ndarray, schemes: dict) -> dict[str, np.ndarray]:
     """Per scheme (name -> resamples; "star" first, whose scatter of a1, b1 weights the elements), the
     (z_sun [pc], v_z,sun [km/s]) of each resample (R, 2): one linear step from ``p`` at model (f, h_z [kpc]),
@@ -94,24 +134,22 @@ def _solutions(sample, s, f: float, hz: float, p: np.ndarray, schemes: dict) -> 
 
 
 def one_mock(mock: Path, n_resamples: int, seed: int) -> dict:
-    """One row: the truth, and per scheme (star, half, full) the mean and scatter of z_sun [pc], v_z,sun [km/s]."""
+    """One row: the truth, and per (scheme, weighting) the estimate and scatter of z_sun [pc], v_z,sun [km/s]."""
     from oti.resample import Resample
 
     truth, sample, s = _sample(mock)
     n = sample.n
-    rng = np.random.default_rng(seed)
-    schemes = {"star": [Resample.draw(n, seed, t) for t in range(n_resamples)],
-               "half": [Resample.from_index(np.sort(rng.choice(n, n // 2, replace=False)))
-                        for _ in range(n_resamples)],
-               "full": [Resample.from_index(np.arange(n))]}
+    schemes = {"b": [Resample.draw(n, seed, t) for t in range(n_resamples)],
+               "h": [Resample.half(n, seed, t) for t in range(n_resamples)],
+               "w": [Resample.whole(n)]}
     p = np.array([truth["zsun"], truth["vzsun"]], dtype=np.float64)
-    sol = _solutions(sample, s, truth["mdisk_f"], truth["hz"], p, schemes)
-    row = {"mock": mock.name, "zsun_true": truth["zsun"], "vzsun_true": truth["vzsun"]}
-    for k, v in sol.items():
-        for j, q in enumerate(("zsun", "vzsun")):
-            row[f"{q}_{k}"] = float(v[:, j].mean())
-            if k != "full":
-                row[f"{q}_{k}_sd"] = float(v[:, j].std(ddof=1))
+    sol = _weighted_solutions(sample, s, truth["mdisk_f"], truth["hz"], p, schemes)
+    row = {"mock": mock.name, "z_true": truth["zsun"], "v_true": truth["vzsun"]}
+    for (k, wn), v in sol.items():
+        for j, q in enumerate(("z", "v")):
+            row[f"{q}_{k}_{wn}"] = float(v[:, j].mean())
+            if k != "w":
+                row[f"{q}sd_{k}_{wn}"] = float(v[:, j].std(ddof=1))
     return row
 
 
@@ -146,15 +184,18 @@ def at_valley(run: Path, n_resamples: int, seed: int) -> dict:
 
 
 def summary(tab: pd.DataFrame) -> pd.DataFrame:
-    """Per quantity: the estimates' scatter over the mocks, the errors' mean, and the pulls' sd."""
+    """Per quantity, weighting, estimate (b, h: the resamples' mean; w: the whole sample) and error (b, h):
+    the estimates' scatter over the mocks and mean bias, the errors' mean, and the pulls' sd."""
     out = []
-    for q in ("zsun", "vzsun"):
-        for est, err in (("star", "star"), ("full", "star"), ("full", "half")):
-            pull = (tab[f"{q}_{est}"] - tab[f"{q}_true"]) / tab[f"{q}_{err}_sd"]
-            out.append({"quantity": q, "estimate": est, "error": err, "n": len(tab),
-                        "estimate_sd": tab[f"{q}_{est}"].std(ddof=1),
-                        "mean_bias": (tab[f"{q}_{est}"] - tab[f"{q}_true"]).mean(),
-                        "error_mean": tab[f"{q}_{err}_sd"].mean(), "pull_sd": pull.std(ddof=1)})
+    for q in ("z", "v"):
+        for wn in ("wb", "wh", "wf", "wl"):
+            for est in ("b", "w"):
+                for err in ("b", "h"):
+                    x, e = tab[f"{q}_{est}_{wn}"], tab[f"{q}sd_{err}_{wn}"]
+                    out.append({"quantity": {"z": "zsun", "v": "vzsun"}[q], "weights": wn, "estimate": est,
+                                "error": err, "n": len(tab), "estimate_sd": x.std(ddof=1),
+                                "mean_bias": (x - tab[f"{q}_true"]).mean(), "error_mean": e.mean(),
+                                "pull_sd": ((x - tab[f"{q}_true"]) / e).std(ddof=1)})
     return pd.DataFrame(out)
 
 

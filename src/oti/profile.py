@@ -169,19 +169,35 @@ def central_jacobian(evaluate, p: Sequence[float], steps: Sequence[float]) -> np
 
 
 def joint_step(values: np.ndarray, errors: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The Gauss-Newton step (..., 2) to a1 = b1 = 0 common to the elements, and its formal error (2,).
+    """The Gauss-Newton step (..., 2) to a1 = b1 = 0 common to the elements, and its formal error.
 
     ``values`` (..., E, 2): (a1, b1) per element (leading axes, e.g.
-    resamples, share the rest); ``errors`` (E, 2): their errors, weights
-    1 / error^2; ``jac`` (E, 2, 2): d(a1, b1)/d(z_sun, v_z,sun). Weighted
-    least squares over the 2E equations a + J delta = 0.
+    resamples); ``errors`` (E, 2), or (..., E, 2) one set per leading
+    index: their errors, weights 1 / error^2; ``jac`` (E, 2, 2):
+    d(a1, b1)/d(z_sun, v_z,sun). Weighted least squares over the 2E
+    equations a + J delta = 0. The formal error has the shape of one
+    weight set's step: (2,) for ``errors`` (E, 2).
     """
-    w = 1.0 / np.asarray(errors, dtype=np.float64) ** 2  # (E, 2)
+    w = 1.0 / np.asarray(errors, dtype=np.float64) ** 2  # (..., E, 2)
     A = np.asarray(jac, dtype=np.float64)
-    normal = np.einsum("ec,ecx,ecy->xy", w, A, A)
-    cov = np.linalg.inv(normal)
-    rhs = np.einsum("ec,ecx,...ec->...x", w, A, np.asarray(values, dtype=np.float64))
-    return -rhs @ cov.T, np.sqrt(np.diag(cov))
+    normal = np.einsum("...ec,ecx,ecy->...xy", w, A, A)
+    rhs = np.einsum("...ec,ecx,...ec->...x", w, A, np.asarray(values, dtype=np.float64))
+    step = -np.linalg.solve(normal, rhs[..., None])[..., 0]
+    return step, np.sqrt(np.diagonal(np.linalg.inv(normal), axis1=-2, axis2=-1))
+
+
+def leave_one_out_scatter(x: np.ndarray) -> np.ndarray:
+    """Per resample t, the standard deviation (ddof 1) of the other resamples: ``x`` (T, ...) -> (T, ...).
+
+    The weights of resample t's joint step: weights from a scatter that
+    includes t itself would lean away from t's own noise, and the
+    resamples' scatter of the solutions would understate its error
+    (docs/closure.md). Needs T >= 3.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[0] < 3:
+        raise ValueError(f"leave-one-out scatter needs at least 3 resamples, got {x.shape[0]}")
+    return np.stack([np.delete(x, t, axis=0).std(axis=0, ddof=1) for t in range(x.shape[0])])
 
 
 def own_steps(values: np.ndarray, jac: np.ndarray) -> np.ndarray:
@@ -217,9 +233,9 @@ def profile_coefficients(
     bootstrap resample, ``settings.resampling``; the actions at p reused;
     one neighbour search per resample shared by all elements); each one's
     step to a1 = b1 = 0 common to all elements (:func:`joint_step`, weights
-    1 / the whole sample's fit errors^2 of a1 and b1 per element, fixed for
-    every resample, so that the resamples' scatter is the error of that one
-    estimator); the step of p is the whole sample's. At most ``settings.iterations`` points, ending as
+    1 / the resamples' variance of a1 and b1 per element; for resample t,
+    that of the other resamples, :func:`leave_one_out_scatter`); the step of
+    p is the whole sample's. At most ``settings.iterations`` points, ending as
     soon as the step is within ``settings.tol`` times the resamples' scatter
     of the solution.
     The h_z values are independent: one call per h_z, concatenated in
@@ -240,8 +256,8 @@ def profile_coefficients(
         element_index(el)
     if not elements:
         raise ValueError("profile: no elements given")
-    if s.n_bootstrap < 2:
-        raise ValueError(f"profile.n_bootstrap must be >= 2, got {s.n_bootstrap}")
+    if s.n_bootstrap < 3:
+        raise ValueError(f"profile.n_bootstrap must be >= 3, got {s.n_bootstrap}")
     if s.iterations < 1:
         raise ValueError(f"profile.gauss_newton_iterations must be >= 1, got {s.iterations}")
     if s.jacobian_every < 1:
@@ -281,9 +297,9 @@ def profile_coefficients(
                 fits = [sample.coefficients(solved, res, mem) for res, mem in zip(resamples, memories)]
                 central = sample.coefficients(solved, whole, whole_memory)
                 ab = np.array([v[:, :2] for v, _, _ in fits])  # (T, E, 2)
-                deltas = joint_step(np.concatenate([central[0][None, :, :2], ab]), central[1][:, :2],
-                                    jac[:, :2, :])[0]  # (1 + T, 2): the whole sample, the resamples
-                step, scatter = deltas[0], deltas[1:].std(axis=0, ddof=1)
+                step = joint_step(central[0][:, :2], ab.std(axis=0, ddof=1), jac[:, :2, :])[0]  # the whole sample
+                deltas = joint_step(ab, leave_one_out_scatter(ab), jac[:, :2, :])[0]  # (T, 2)
+                scatter = deltas.std(axis=0, ddof=1)
                 if np.all(np.abs(step) <= s.tol * scatter) or it == s.iterations:
                     break
                 p = p + step
@@ -329,11 +345,12 @@ def solar_solutions(coeffs: pd.DataFrame, groups: Mapping[str, Sequence[str]]) -
 
     ``coeffs``: the table of :func:`profile_coefficients`; ``groups``: name
     -> elements solved together (one z_sun, v_z,sun for all of them,
-    :func:`joint_step` with weights 1 / (the whole sample's fit error of a1
-    and b1 of each element)^2, as in the Gauss-Newton steps; the resamples'
-    mean fit errors in tables without trial -1). Every element is also
-    solved alone (solution 'own', its 2x2 :func:`own_steps`). The whole
-    sample (trial -1) is solved like a resample. a2 at the solution is a2 + (da2/dp) delta; (a1, b1)
+    :func:`joint_step` with weights 1 / the resamples' variance of a1 and b1
+    of each element, for resample t that of the other resamples
+    (:func:`leave_one_out_scatter`), as in the Gauss-Newton steps). Every
+    element is also solved alone (solution 'own', its 2x2
+    :func:`own_steps`). The whole sample (trial -1) is solved like a
+    resample, weighted by the scatter of all of them. a2 at the solution is a2 + (da2/dp) delta; (a1, b1)
     are the residuals a + J delta (zero for 'own'). Returns one row per
     (solution, element, hz, mdisk_f, trial): solution, element, hz,
     mdisk_f, trial, zsun [pc], vzsun [km/s], a1, b1, a2, a2_err [dex].
@@ -344,15 +361,16 @@ def solar_solutions(coeffs: pd.DataFrame, groups: Mapping[str, Sequence[str]]) -
         ab, a2, err, jac, trials = _model_arrays(g, present)
         p = g[["zsun", "vzsun"]].to_numpy()[0]
         res = trials >= 0
-        # fixed weights: the whole sample's fit errors (weights from the resamples' own scatter would fit
-        # those resamples, and their scatter would then understate the error; docs/closure.md)
-        w_err = err[~res][0, :, :2] if np.any(~res) else err[res].mean(axis=0)[:, :2]  # (E, 2)
+        # weights: the whole sample by the resamples' scatter, resample t by the others' (leave one out)
+        w_err = np.empty_like(ab)  # (T, E, 2)
+        w_err[~res] = ab[res].std(axis=0, ddof=1)
+        w_err[res] = leave_one_out_scatter(ab[res])
         solved = {"own": (present, own_steps(ab, jac[:, :2, :]))}
         for name, els in groups.items():
             idx = [present.index(e) for e in els if e in present]
             if not idx:
                 continue
-            step = joint_step(ab[:, idx], w_err[idx], jac[idx, :2, :])[0]  # (T, 2)
+            step = joint_step(ab[:, idx], w_err[:, idx], jac[idx, :2, :])[0]  # (T, 2)
             solved[name] = ([present[i] for i in idx], np.repeat(step[:, None, :], len(idx), axis=1))
         for name, (els, step) in solved.items():
             idx = [present.index(e) for e in els]
