@@ -204,6 +204,8 @@ def test_models_without_a_halo_are_skipped_and_bad_settings_named():
         profile_coefficients(parent, ["O_FE"], [1.0], [0.28], seed=1, settings=ProfileSettings(n_bootstrap=1))
     with pytest.raises(ValueError, match="XX_FE"):
         profile_coefficients(parent, ["XX_FE"], [1.0], [0.28], seed=1)
+    with pytest.raises(ValueError, match="profile.resampling must be one of half, bootstrap, got 'jackknife'"):
+        profile_coefficients(parent, ["O_FE"], [1.0], [0.28], seed=1, settings=ProfileSettings(resampling="jackknife"))
 
 
 def _parent_sky(n):
