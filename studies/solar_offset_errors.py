@@ -89,21 +89,30 @@ def _sample(mock: Path):
     return truth, _Sample(sky_frame(parent), labels, s), s
 
 
-def _weighted_solutions(sample, s, f: float, hz: float, p: np.ndarray, schemes: dict
-                        ) -> dict[tuple[str, str], np.ndarray]:
-    """Per (scheme, weighting) of the module docstring the (z_sun [pc], v_z,sun [km/s]) (R, 2) of each
-    resample: one linear step from ``p`` at model (f, h_z [kpc]) with the Jacobian of the first "b" resample.
-    ``schemes``: "b", "h" (resamples) and "w" (the whole sample)."""
+def _fits(sample, s, f: float, hz: float, p: np.ndarray, schemes: dict, jac_from: str):
+    """At model (f, h_z [kpc]) and point ``p``: the Jacobian d(a1, b1)/d(z_sun, v_z,sun) (E, 2, 2) by
+    central differences of the first resample of scheme ``jac_from``, as the profile stage takes it, and
+    per scheme (name -> resamples) the fits (coefficients (E, 3), their errors (E, 3), stars) of each."""
     from oti.potential import MassModel
-    from oti.profile import central_jacobian, joint_step, leave_one_out_scatter
+    from oti.profile import central_jacobian
     from oti.resample import NeighbourMemory
 
     model = MassModel(f, hz)
     solved = sample.actions(model, p)
     memory = NeighbourMemory()
-    jac = central_jacobian(lambda q: sample.coefficients(sample.actions(model, q), schemes["b"][0], memory)[0],
+    jac = central_jacobian(lambda q: sample.coefficients(sample.actions(model, q), schemes[jac_from][0], memory)[0],
                            p, s.fd_steps)[:, :2, :]
-    fits = {k: [sample.coefficients(solved, r, NeighbourMemory()) for r in v] for k, v in schemes.items()}
+    return jac, {k: [sample.coefficients(solved, r, NeighbourMemory()) for r in v] for k, v in schemes.items()}
+
+
+def _weighted_solutions(sample, s, f: float, hz: float, p: np.ndarray, schemes: dict
+                        ) -> dict[tuple[str, str], np.ndarray]:
+    """Per (scheme, weighting) of the module docstring the (z_sun [pc], v_z,sun [km/s]) (R, 2) of each
+    resample: one linear step from ``p`` at model (f, h_z [kpc]) with the Jacobian of the first "b" resample.
+    ``schemes``: "b", "h" (resamples) and "w" (the whole sample)."""
+    from oti.profile import joint_step, leave_one_out_scatter
+
+    jac, fits = _fits(sample, s, f, hz, p, schemes, "b")
     ab = {k: np.array([v[:, :2] for v, _, _ in f]) for k, f in fits.items()}
     weights = {"wb": ab["b"].std(axis=0, ddof=1), "wh": ab["h"].std(axis=0, ddof=1), "wf": fits["w"][0][1][:, :2]}
     out = {(k, wn): p + joint_step(v, w, jac)[0] for wn, w in weights.items() for k, v in ab.items()}
@@ -117,20 +126,13 @@ def _weighted_solutions(sample, s, f: float, hz: float, p: np.ndarray, schemes: 
 def _solutions(sample, s, f: float, hz: float, p: np.ndarray, schemes: dict) -> dict[str, np.ndarray]:
     """Per scheme (name -> resamples; "star" first, whose scatter of a1, b1 weights the elements), the
     (z_sun [pc], v_z,sun [km/s]) of each resample (R, 2): one linear step from ``p`` at model (f, h_z [kpc]),
-    with the Jacobian of the first "star" resample, as the profile stage takes it."""
-    from oti.potential import MassModel
-    from oti.profile import central_jacobian, joint_step
-    from oti.resample import NeighbourMemory
+    with the Jacobian of the first "star" resample, as the first profile took it."""
+    from oti.profile import joint_step
 
-    model = MassModel(f, hz)
-    solved = sample.actions(model, p)
-    memory = NeighbourMemory()
-    jac = central_jacobian(lambda q: sample.coefficients(sample.actions(model, q), schemes["star"][0], memory)[0],
-                           p, s.fd_steps)
-    ab = {k: np.array([sample.coefficients(solved, r, NeighbourMemory())[0][:, :2] for r in v])
-          for k, v in schemes.items()}
-    weights = ab["star"].std(axis=0, ddof=1)  # the profile's weights: the resamples' scatter of a1, b1
-    return {k: p + joint_step(v, weights, jac[:, :2, :])[0] for k, v in ab.items()}
+    jac, fits = _fits(sample, s, f, hz, p, schemes, "star")
+    ab = {k: np.array([v[:, :2] for v, _, _ in f]) for k, f in fits.items()}
+    weights = ab["star"].std(axis=0, ddof=1)  # the first profile's weights: the resamples' scatter of a1, b1
+    return {k: p + joint_step(v, weights, jac)[0] for k, v in ab.items()}
 
 
 def one_mock(mock: Path, n_resamples: int, seed: int) -> dict:

@@ -463,9 +463,9 @@ def valley_crossing(f_grid: np.ndarray, a2: np.ndarray, center: np.ndarray | Non
     minimum).
     """
     f_grid = np.asarray(f_grid, dtype=np.float64)
-    chi2, prec = chi2_curve(a2, center)
-    j = int(np.argmin(chi2))
     m = a2.mean(axis=0) if center is None else np.asarray(center, dtype=np.float64)  # (F, E)
+    chi2, prec = chi2_curve(a2, m)
+    j = int(np.argmin(chi2))
     lo, hi = max(j - 1, 0), min(j + 1, f_grid.size - 1)
     slope = (m[hi] - m[lo]) / (f_grid[hi] - f_grid[lo])
     w = prec[j][0]
