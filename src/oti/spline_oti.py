@@ -38,6 +38,7 @@ import pandas as pd
 
 from . import constants as K
 from .frame import cylindrical, sky_frame
+from .label_covariates import COVARIATES, covariate_matrix, partial_out, radial_energy
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class SampleCuts:
     rg_window_kpc: float = 3.0
     vr_max_kms: float = 1000.0
     vcirc_kms: float = 229.0
-    rg_r0_window_kpc: float = 1.0
+    rg_r0_window_kpc: float = 1.5
     low_alpha: bool = True
 
 
@@ -97,8 +98,16 @@ class SplineSettings:
     values (``e_l2_sigma``) and log-slope steps (``e_smooth_sigma``), and the
     strength of the positive-density penalty (``dacc_strength``) with its
     scale of da_z/dz (``dacc_scale`` [1/Myr^2]: a density rho is penalised
-    by softplus(-4 pi G rho / dacc_scale)).
-    ``maxiter``: L-BFGS-B iterations.
+    by softplus(-4 pi G rho / dacc_scale)); not the package's: the strength
+    of a penalty on a density that rises with height (``drho_strength``)
+    with its scale of d^2 a_z/dz^2 (``drho_scale`` [1/(Myr^2 kpc)]), at
+    every 0.1 kpc from 0.1 kpc to ``z_max_kpc`` (:func:`regularization`).
+    ``maxiter``: L-BFGS-B iterations. ``refit_cold_start``: refit every
+    bootstrap resample from auto_init's start as well as from the optimum
+    (:func:`refit`). ``covariates``: the radial-orbit
+    covariates (:data:`oti.label_covariates.COVARIATES`) whose effect on the
+    label is fitted within the bins and removed before binning
+    (:func:`oti.label_covariates.partial_out`; empty: the label as measured).
     """
 
     n_bins: int = 32
@@ -116,7 +125,16 @@ class SplineSettings:
     e_smooth_sigma: float = 1.0
     dacc_strength: float = 100.0
     dacc_scale: float = 1e-6
+    drho_strength: float = 100.0
+    drho_scale: float = 1e-6
+    refit_cold_start: bool = False
     maxiter: int = 20000
+    covariates: tuple[str, ...] = ("radial_energy", "guiding_radius")
+
+    def __post_init__(self) -> None:
+        bad = [c for c in self.covariates if c not in COVARIATES]
+        if bad:
+            raise ValueError(f"spline.covariates: unknown {bad}; choose from {sorted(COVARIATES)}")
 
     @classmethod
     def from_config(cls, cfg: dict) -> "SplineSettings":
@@ -124,6 +142,8 @@ class SplineSettings:
         kw = {k: v for k, v in dict(cfg).items() if k in cls.__dataclass_fields__}
         if "e_knots" in kw:
             kw["e_knots"] = {int(m): int(n) for m, n in dict(kw["e_knots"]).items()}
+        if "covariates" in kw:
+            kw["covariates"] = tuple(kw["covariates"])
         return cls(**kw)
 
 
@@ -145,8 +165,10 @@ def one_d_sample(
 ) -> pd.DataFrame:
     """The stars of ``parent`` that pass the 1D sample's cuts, in the frame (zsun [pc], vzsun [km/s]).
 
-    Columns: APOGEE_ID, x, y, z, R [kpc], vR, vT, vz [km/s], Rg [kpc], then
-    each element's value and _ERR. Rows in ``parent``'s order.
+    Columns: APOGEE_ID, x, y, z, R [kpc], vR, vT, vz [km/s], Rg [kpc], E_R
+    (the radial energy in a flat rotation curve of ``cuts.vcirc_kms``
+    [(km/s)^2], :func:`oti.label_covariates.radial_energy`), then each
+    element's value and _ERR. Rows in ``parent``'s order.
     """
     xyz, vxyz = sky_frame(parent)(zsun, vzsun)
     cyl = cylindrical(xyz, vxyz)
@@ -163,6 +185,7 @@ def one_d_sample(
         "APOGEE_ID": parent["APOGEE_ID"].to_numpy()[keep],
         "x": xyz[0][keep], "y": xyz[1][keep], "z": xyz[2][keep], "R": cyl["R"][keep],
         "vR": cyl["vR"][keep], "vT": cyl["vT"][keep], "vz": cyl["vz"][keep], "Rg": rg[keep],
+        "E_R": radial_energy(cyl["R"][keep], cyl["vR"][keep], rg[keep], cuts.vcirc_kms),
     })
     for el in elements:
         out[el] = parent[el].to_numpy(np.float64)[keep]
@@ -246,16 +269,28 @@ def _scatter_from(b, z, vz, err, settings) -> float:
 
 # ---------------------------------------------------------------- the model
 def regularization(model, params, label_l2_sigma, label_smooth_sigma, e_l2_sigmas, e_smooth_sigmas,
-                   dacc_dpos_scale=1e-4, dacc_strength=1.0):
+                   dacc_dpos_scale=1e-4, dacc_strength=1.0, drho_strength=0.0, drho_scale=1e-6,
+                   drho_z=()):
     """torusimaging's ``regularization_func_default`` with the soft rectifier as ``logaddexp(0, x)``.
 
     The package writes it ``log(1 + exp(x))``, which is infinite for x > ~709
     (a trial step with a strongly negative density); L-BFGS-B then stops at
     once and reports convergence. Same value wherever the package's is finite.
+    Not the package's: with ``drho_strength`` > 0, a density that rises with
+    height is penalised, ``drho_strength`` softplus(-(d^2 a_z / dz^2) /
+    ``drho_scale``) at the heights ``drho_z`` [kpc] above the mid-plane
+    (d^2 a_z/dz^2 = -4 pi G drho/dz; ``drho_scale`` [1/(Myr^2 kpc)]).
     """
+    import jax
     import jax.numpy as jnp
 
     p = 0.0
+    if drho_strength > 0 and len(drho_z):
+        def acc(x):
+            return model._get_acc(x, params)
+
+        d2 = jax.vmap(jax.grad(jax.grad(acc)))(params["pos0"] + jnp.asarray(drho_z, dtype=float))
+        p += drho_strength * jnp.sum(jnp.logaddexp(0.0, -d2 / drho_scale))
     if dacc_strength > 0:
         for m in model.e_funcs:
             z_knots = model._e_knots[m][1:] / jnp.sqrt(jnp.exp(params["ln_Omega0"]))
@@ -282,7 +317,9 @@ class SplineFit:
     (``label_mean``, ``label_scale`` [dex]); the binned data it was fitted
     to (:func:`bin_label`); L-BFGS-B's ``n_iter`` and final ``objective``;
     ``start``: auto_init's parameters (the cold start of a refit whose warm
-    start fails); ``compiled``: the :class:`CompiledObjective` refits reuse.
+    start fails); ``compiled``: the :class:`CompiledObjective` refits reuse;
+    ``covariate_coeffs``: each label covariate's coefficient and its error
+    [dex per covariate unit] (:func:`adjusted_label`).
     """
 
     element: str
@@ -297,6 +334,7 @@ class SplineFit:
     seconds: float
     start: dict | None = None
     compiled: Any = None
+    covariate_coeffs: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def pos0_kpc(self) -> float:
@@ -338,6 +376,8 @@ def _auto_init(binned: dict, mean: float, scale: float, settings: SplineSettings
         e_l2_sigmas={m: settings.e_l2_sigma for m in ms},
         e_smooth_sigmas={m: settings.e_smooth_sigma for m in ms},
         dacc_strength=settings.dacc_strength, dacc_dpos_scale=settings.dacc_scale,
+        drho_strength=settings.drho_strength, drho_scale=settings.drho_scale,
+        drho_z=tuple(np.round(np.arange(0.1, settings.z_max_kpc + 1e-9, 0.1), 3)),
         e_knots_spacing_power=settings.e_knots_spacing_power,
     )
     # the tutorial's start: linear e_m, 0.1 (m = 2) and 0.01 (m = 4, ...) at the last knot
@@ -512,12 +552,41 @@ def check_binned(binned: dict, n_stars: int, settings: SplineSettings, element: 
                              f"spline.n_bins = {settings.n_bins}: use more than 20 bins, or more stars)")
 
 
+def adjusted_label(stars: pd.DataFrame, element: str, settings: SplineSettings,
+                   rows: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
+    """``element`` of ``stars`` (rows ``rows``, default all) less its radial-orbit covariates' effect.
+
+    The covariates of ``settings.covariates`` are fitted within the fit's
+    (z, v_z) bins (:func:`oti.label_covariates.partial_out`); returns the
+    adjusted label (one per row) and {covariate: (coefficient, error)}.
+    Raises :class:`SplineFitError` naming the element when they cannot be fitted.
+    """
+    idx = np.arange(len(stars)) if rows is None else np.asarray(rows)
+    lab = stars[element].to_numpy(np.float64)[idx]
+    if not settings.covariates:
+        return lab, {}
+    try:
+        X = covariate_matrix(stars, settings.covariates)[idx]
+        ze, ve = bin_edges(settings)
+        adj, beta, err = partial_out(stars["z"].to_numpy()[idx], stars["vz"].to_numpy()[idx], lab, X, ze, ve)
+    except (KeyError, ValueError) as exc:
+        raise SplineFitError(f"{element}: config spline.covariates {list(settings.covariates)}: {exc}") from None
+    return adj, {c: (float(b), float(e)) for c, b, e in zip(settings.covariates, beta, err)}
+
+
 def fit_label(sample: pd.DataFrame, element: str, settings: SplineSettings) -> SplineFit:
     """Bin ``element`` of the 1D sample and fit the spline model; raises :class:`SplineFitError`."""
     _jax()
     stars = finite_label(sample, element)
     z, vz = stars["z"].to_numpy(), stars["vz"].to_numpy()
-    lab, err = stars[element].to_numpy(), stars[element + "_ERR"].to_numpy()
+    lab, coeffs = adjusted_label(stars, element, settings)
+    err = stars[element + "_ERR"].to_numpy()
+    ok = np.isfinite(lab)
+    if not ok.all():  # a star whose covariate is undefined
+        z, vz, lab, err = z[ok], vz[ok], lab[ok], err[ok]
+    if coeffs:
+        log.info("%s: label covariates %s", element,
+                 ", ".join(f"{c} {b:+.4g} +- {e:.2g}" for c, (b, e) in coeffs.items()))
     try:
         binned = bin_label(z, vz, lab, err, settings)
     except ValueError as exc:
@@ -536,20 +605,23 @@ def fit_label(sample: pd.DataFrame, element: str, settings: SplineSettings) -> S
     dt = time.perf_counter() - t0
     log.info("%s: spline fit of %d stars in %d bins: %d iterations, objective %.5g, %.1f s",
              element, int(np.sum(binned["counts"])), int(good.sum()), n_iter, obj, dt)
-    return SplineFit(element, model, params, bounds, mean, scale, binned, n_iter, obj, dt, p0, compiled)
+    return SplineFit(element, model, params, bounds, mean, scale, binned, n_iter, obj, dt, p0, compiled, coeffs)
 
 
-def refit(fit: SplineFit, binned: dict, maxiter: int = 20000) -> tuple[dict, str]:
+def refit(fit: SplineFit, binned: dict, maxiter: int = 20000, both: bool = True) -> tuple[dict, str]:
     """The same model (knots, bounds, standardisation) refitted to other binned data; (params, start used).
 
-    From two starts, ``fit``'s optimum and auto_init's start (the main fit's
-    own), keeping the lower objective. On resamples of a 30,000-star mock
-    either start alone can end early (a line search that cannot continue,
+    From ``fit``'s optimum (warm) and auto_init's start (cold, the main
+    fit's own). ``both``: from both, keeping the lower objective. Without
+    the density-rise penalty, on resamples of a 30,000-star mock either
+    start alone could end early (a line search that cannot continue,
     accepted when a retry cannot lower the objective either): the warm one
     once at an objective 4.5 times the other's, the cold one after 4
-    iterations; a single start would put those ends into the error draws
-    (docs/spline.md, "Convergence"). A start that fails is skipped; raises
-    :class:`SplineFitError` when both fail.
+    iterations (docs/spline.md, "Convergence"). With it (the default) the two
+    reached the same optimum on 16 of 16 resamples, the cold one 4 times
+    slower, so ``both=False`` starts cold only when the warm start fails
+    (config ``spline.refit_cold_start``). A start that fails is skipped;
+    raises :class:`SplineFitError` when both fail.
     """
     data = _fit_data(binned, fit.label_mean, fit.label_scale)
     compiled = fit.compiled or CompiledObjective(fit.model, fit.params, fit.bounds)
@@ -566,6 +638,8 @@ def refit(fit: SplineFit, binned: dict, maxiter: int = 20000) -> tuple[dict, str
             continue
         if best is None or obj < best[1]:
             best = (params, obj, name)
+        if not both:
+            break
     if best is None:
         raise error
     return best[0], best[2]
@@ -583,6 +657,7 @@ def bootstrap_params(fit: SplineFit, sample: pd.DataFrame, settings: SplineSetti
     Resample k draws the rows of ``sample`` (all its stars, so that with the
     same ``rng`` seed every element sees the same resamples and their
     profiles can be combined draw by draw), keeps those with a finite label,
+    refits the label covariates' coefficients on them (:func:`adjusted_label`),
     bins them with the full sample's intrinsic scatter and refits
     (:func:`refit`: the lower of a warm and a cold start). A draw that fails both is logged
     and left out (its number missing, counted in the summary); more than a
@@ -596,9 +671,12 @@ def bootstrap_params(fit: SplineFit, sample: pd.DataFrame, settings: SplineSetti
     for k in range(int(n_draws)):
         i = rng.integers(0, len(sample), len(sample))
         i = i[ok[i]]
-        b = bin_label(z[i], vz[i], lab[i], err[i], settings, scatter=fit.binned["scatter"])
+        li = adjusted_label(sample, el, settings, i)[0]
+        fin = np.isfinite(li)
+        i, li = i[fin], li[fin]
+        b = bin_label(z[i], vz[i], li, err[i], settings, scatter=fit.binned["scatter"])
         try:
-            draws.append(refit(fit, b, settings.maxiter)[0])
+            draws.append(refit(fit, b, settings.maxiter, both=settings.refit_cold_start)[0])
             numbers.append(k)
         except SplineFitError as exc:
             log.warning("%s: bootstrap draw %d dropped: %s", el, k, exc)
@@ -673,7 +751,11 @@ def solar_offsets(params: dict, zsun: float = K.ZSUN_PC, vzsun: float = K.VSUN_K
 
 
 def model_maps(fit: SplineFit) -> pd.DataFrame:
-    """One row per bin: z [kpc], v_z [km/s], counts, label, label_err, model (dex) and the normalised residual."""
+    """One row per bin: z [kpc], v_z [km/s], counts, label, label_err, model (dex) and the normalised residual.
+
+    ``label`` is the binned label the model was fitted to: with label
+    covariates, the abundance less their effect (named in ``covariates_removed``).
+    """
     import astropy.units as u
 
     b = fit.binned
@@ -684,6 +766,7 @@ def model_maps(fit: SplineFit) -> pd.DataFrame:
     return pd.DataFrame({
         "element": fit.element, "z": pos, "vz": vel / KMS_IN_KPC_MYR, "counts": b["counts"].ravel(),
         "label": lab, "label_err": err, "model": mod, "residual": (lab - mod) / err,
+        "covariates_removed": ",".join(fit.covariate_coeffs),
     })
 
 
@@ -790,12 +873,14 @@ def summary(fit: SplineFit) -> dict[str, Any]:
         "n_iter": fit.n_iter, "objective": fit.objective, "seconds": fit.seconds,
         "pos0_pc": fit.pos0_kpc * 1e3, "vel0_kms": fit.vel0_kms,
         "Omega0_kms_kpc": float(np.exp(float(fit.params["ln_Omega0"]))) / KMS_IN_KPC_MYR,
+        "covariates": {c: {"coeff": b, "err": e} for c, (b, e) in fit.covariate_coeffs.items()},
     }
 
 
 def settings_dict(settings: SplineSettings) -> dict[str, Any]:
     d = asdict(settings)
     d["e_knots"] = {str(m): n for m, n in settings.e_knots.items()}
+    d["covariates"] = list(settings.covariates)
     return d
 
 

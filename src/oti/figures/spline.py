@@ -50,8 +50,10 @@ def spline_maps(inputs: Mapping[str, str], params: Mapping) -> "Figure":
         grid = {k: m.pivot_table(index="z", columns="vz", values=k, dropna=False).reindex(index=z, columns=vz)
                 for k in ("label", "model", "residual")}
         lo, hi = np.nanpercentile(m["label"], [2, 98])
+        removed = str(m["covariates_removed"].iloc[0]) if "covariates_removed" in m else ""
+        data_title = f"mean {element_label(el)}" + (f" less {removed.replace(',', ', ')}" if removed else "")
         for ax, key, title in zip(row, ("label", "model", "residual"),
-                                  (f"mean {element_label(el)}", "model", "(data - model) / error")):
+                                  (data_title, "model", "(data - model) / error")):
             kw = dict(cmap="RdBu_r", vmin=-4, vmax=4) if key == "residual" else dict(cmap="viridis", vmin=lo, vmax=hi)
             im = ax.pcolormesh(vz, z, grid[key].to_numpy(), shading="nearest", **kw)
             fig.colorbar(im, ax=ax, shrink=0.9)
