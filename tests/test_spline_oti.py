@@ -425,30 +425,37 @@ def test_regulariser_is_the_package_s_without_its_overflow(slab_fit):
 
 @pytest.mark.slow
 def test_density_rise_penalty_is_the_softplus_of_the_density_gradient(slab_fit):
-    """The term added to the package's regulariser: d^2 a_z/dz^2 (= -4 pi G drho/dz) by the central differences
-    it uses equals jax's second derivative to 1e-3; the term is drho_strength softplus(-d2 / drho_scale) summed
-    over the heights: ~0 where the density falls with height (the slab's does)."""
-    import jax
-
+    """The term added to the package's regulariser is drho_strength softplus(-d2 / drho_scale) summed over the
+    heights, d2 the central second difference of a_z (step DRHO_STEP_KPC; -4 pi G drho/dz averaged over it):
+    ~0 where the density falls with height, as the slab's does."""
     _, fit = slab_fit
     kw = dict(label_l2_sigma=100.0, label_smooth_sigma=50.0, e_l2_sigmas={2: 100.0, 4: 100.0},
               e_smooth_sigmas={2: 1.0, 4: 1.0}, dacc_strength=100.0, dacc_dpos_scale=1e-6)
-    z = tuple(np.round(np.arange(0.1, 1.21, 0.1), 3))
+    z = tuple(np.round(np.arange(0.1, 1.01, 0.1), 3))
     pos = float(fit.params["pos0"]) + np.array(z)
-    d2 = np.asarray(jax.vmap(jax.grad(jax.grad(lambda x: fit.model._get_acc(x, fit.params))))(pos))
     h = S.DRHO_STEP_KPC
     acc = np.array([[float(fit.model._get_acc(x + k * h, fit.params)) for k in (-1, 0, 1)] for x in pos])
-    d2_fd = (acc[:, 0] - 2 * acc[:, 1] + acc[:, 2]) / h**2
-    np.testing.assert_allclose(d2_fd, d2, rtol=1e-3, atol=1e-3 * np.max(np.abs(d2)))
+    d2 = (acc[:, 0] - 2 * acc[:, 1] + acc[:, 2]) / h**2
     base = float(S.regularization(fit.model, fit.params, **kw))
     for strength, scale in ((100.0, 1e-6), (3.0, 1e-4)):
         added = float(S.regularization(fit.model, fit.params, **kw, drho_strength=strength, drho_scale=scale,
                                        drho_z=z)) - base
-        assert added == pytest.approx(strength * np.sum(np.logaddexp(0.0, -d2_fd / scale)), rel=1e-6, abs=1e-9)
-    falling = tuple(np.array(z)[d2 > 1e-4])
-    assert len(falling) >= 6  # the slab's density falls with height up to ~1 kpc
-    assert float(S.regularization(fit.model, fit.params, **kw, drho_strength=100.0, drho_z=falling)) == \
+        assert added == pytest.approx(strength * np.sum(np.logaddexp(0.0, -d2 / scale)), rel=1e-6, abs=1e-9)
+    assert np.all(d2 > 1e-4)  # the slab's density falls with height
+    assert float(S.regularization(fit.model, fit.params, **kw, drho_strength=100.0, drho_z=z)) == \
         pytest.approx(base, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_slab_acceleration_recovered_with_the_density_rise_penalty():
+    """With the penalty on (strength 100, to 1.1 kpc) the slab's a_z is still recovered within 8% at 0.2-1.0
+    kpc: it acts on the density averaged over +-80 pc, not on its jumps at the e_m knots (with a 10 pc
+    step it lowered a_z by 6-25%)."""
+    sample = slab_sample()
+    st = SETTINGS.__class__(**{**SETTINGS.__dict__, "drho_strength": 100.0, "drho_z_max_kpc": 1.1})
+    fit = S.fit_label(sample, "LAB", st)
+    z = np.array([0.2, 0.35, 0.5, 0.8, 1.0])
+    np.testing.assert_allclose(S.vertical_profile(fit, fit.params, z)["a_z"], slab_az(z), rtol=0.08)
 
 
 def test_one_d_sample_cuts():

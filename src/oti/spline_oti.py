@@ -269,8 +269,10 @@ def _scatter_from(b, z, vz, err, settings) -> float:
 
 
 # ---------------------------------------------------------------- the model
-#: step [kpc] of the central differences of a_z that give d^2 a_z/dz^2 in :func:`regularization`
-DRHO_STEP_KPC: float = 0.01
+#: step [kpc] of the central differences of a_z that give d^2 a_z/dz^2 in :func:`regularization`: 80 pc, so
+#: the penalty sees the density averaged over +-80 pc, not its jumps at the e_m knots (a step of 10 pc
+#: lowered the analytic slab's a_z by 6-25%; docs/spline.md, "Density that falls with height")
+DRHO_STEP_KPC: float = 0.08
 
 
 def regularization(model, params, label_l2_sigma, label_smooth_sigma, e_l2_sigmas, e_smooth_sigmas,
@@ -291,8 +293,8 @@ def regularization(model, params, label_l2_sigma, label_smooth_sigma, e_l2_sigma
 
     p = 0.0
     if drho_strength > 0 and len(drho_z):
-        # d^2 a_z/dz^2 by central differences (step DRHO_STEP_KPC): jax's second derivative inside the
-        # objective's gradient compiled for ~15 s more per element; the two agree to ~1e-4 (test)
+        # d^2 a_z/dz^2 by central differences (step DRHO_STEP_KPC): smooth over the e_m knots' density
+        # jumps, and compiled as fast as the objective without it (jax's second derivative: +5 s)
         h = DRHO_STEP_KPC
         zs = params["pos0"] + jnp.asarray(drho_z, dtype=float)
         a = jax.vmap(model._get_acc, in_axes=(0, None))(jnp.concatenate([zs - h, zs, zs + h]), params)
