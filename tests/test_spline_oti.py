@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,7 +92,7 @@ def test_radial_energy_leak_biases_a_z_and_the_covariate_removes_it():
     sample = slab_with_radial_leak()
     z = np.array([0.2, 0.35, 0.5, 0.8, 1.0])
     raw = S.fit_label(sample, "LAB", SETTINGS)  # spline.covariates' default: none
-    adj = S.fit_label(sample, "LAB", SETTINGS.__class__(**{**SETTINGS.__dict__, "covariates": ("radial_energy",)}))
+    adj = S.fit_label(sample, "LAB", replace(SETTINGS, covariates=("radial_energy",)))
     ratio_raw = S.vertical_profile(raw, raw.params, z)["a_z"] / slab_az(z)
     ratio_adj = S.vertical_profile(adj, adj.params, z)["a_z"] / slab_az(z)
     assert np.max(np.abs(ratio_raw - 1)) > 0.15, ratio_raw
@@ -126,10 +128,10 @@ def test_covariate_that_cannot_be_fitted_names_element():
     sample = slab_sample(2000)
     with pytest.raises(S.SplineFitError, match=r"LAB: config spline.covariates \['guiding_radius'\].*Rg"):
         S.fit_label(sample.drop(columns="Rg"), "LAB",
-                    SETTINGS.__class__(**{**SETTINGS.__dict__, "covariates": ("guiding_radius",)}))
+                    replace(SETTINGS, covariates=("guiding_radius",)))
     with pytest.raises(S.SplineFitError, match="LAB: .*do not vary within"):
         S.fit_label(sample.assign(E_R=0.0), "LAB",
-                    SETTINGS.__class__(**{**SETTINGS.__dict__, "covariates": ("radial_energy",)}))
+                    replace(SETTINGS, covariates=("radial_energy",)))
     with pytest.raises(ValueError, match="spline.covariates: unknown"):
         S.SplineSettings(covariates=("age",))
 
@@ -452,7 +454,7 @@ def test_slab_acceleration_recovered_with_the_density_rise_penalty():
     kpc: it acts on the density averaged over +-80 pc, not on its jumps at the e_m knots (with a 10 pc
     step it lowered a_z by 6-25%)."""
     sample = slab_sample()
-    st = SETTINGS.__class__(**{**SETTINGS.__dict__, "drho_strength": 100.0, "drho_z_max_kpc": 1.1})
+    st = replace(SETTINGS, drho_strength=100.0, drho_z_max_kpc=1.1)
     fit = S.fit_label(sample, "LAB", st)
     z = np.array([0.2, 0.35, 0.5, 0.8, 1.0])
     np.testing.assert_allclose(S.vertical_profile(fit, fit.params, z)["a_z"], slab_az(z), rtol=0.08)

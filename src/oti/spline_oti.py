@@ -627,11 +627,11 @@ def refit(fit: SplineFit, binned: dict, maxiter: int = 20000, both: bool = True)
     start alone could end early (a line search that cannot continue,
     accepted when a retry cannot lower the objective either): the warm one
     once at an objective 4.5 times the other's, the cold one after 4
-    iterations (docs/spline.md, "Convergence"). With it (the default) the two
-    reached the same optimum on 16 of 16 resamples, the cold one 4 times
-    slower, so ``both=False`` starts cold only when the warm start fails
-    (config ``spline.refit_cold_start``). A start that fails is skipped;
-    raises :class:`SplineFitError` when both fail.
+    iterations (docs/spline.md, "Convergence"). With it (``spline.drho_strength``)
+    the two reached the same optimum on 16 of 16 resamples, the cold one 4
+    times slower; ``both=False`` (config ``spline.refit_cold_start: false``)
+    starts cold only when the warm start fails. A start that fails is
+    skipped; raises :class:`SplineFitError` when both fail.
     """
     data = _fit_data(binned, fit.label_mean, fit.label_scale)
     compiled = fit.compiled or CompiledObjective(fit.model, fit.params, fit.bounds)
@@ -669,7 +669,7 @@ def bootstrap_params(fit: SplineFit, sample: pd.DataFrame, settings: SplineSetti
     profiles can be combined draw by draw), keeps those with a finite label,
     refits the label covariates' coefficients on them (:func:`adjusted_label`),
     bins them with the full sample's intrinsic scatter and refits
-    (:func:`refit`: the lower of a warm and a cold start). A draw that fails both is logged
+    (:func:`refit`, from one or two starts as ``settings.refit_cold_start``). A draw that fails is logged
     and left out (its number missing, counted in the summary); more than a
     quarter failing raises :class:`SplineFitError`.
     """
